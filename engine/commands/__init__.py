@@ -1,0 +1,1 @@
+"""CLI sub-commands: every module here exposing `command` (a click.Command) is registered."""

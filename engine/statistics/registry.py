@@ -1,0 +1,60 @@
+"""The one registry of statistics: config name -> declaration (parameters) + implementation.
+
+The JSON Schemas (schemas/*.json), the validator's messages and `compute()` all read these
+declarations; there is no second list anywhere.
+"""
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from engine.plugins import Param, PluginDef
+
+_CI = Param("confidence_interval", "number", 0.95, "Two-sided confidence level of intervals",
+            schema_extra=(("exclusiveMinimum", 0), ("exclusiveMaximum", 1)))
+_NUM_SAMPLES = Param("num_samples", "integer", 10000, "Bootstrap replicates",
+                     schema_extra=(("minimum", 1),))
+_DROP_HIGHEST = Param("drop_highest", "number", 0.005,
+                      "Fraction of the highest values dropped before computing",
+                      schema_extra=(("minimum", 0), ("exclusiveMaximum", 1)))
+_SEQUENTIAL = Param("sequential", "boolean", False,
+                    "Always-valid interval, safe to look at daily without inflating false positives")
+_LOG_SPACE = Param("log_space", "boolean", False, "Evaluate on a logarithmic grid")
+_GRID_SIZE = Param("grid_size", "integer", 256, "Number of grid points", schema_extra=(("minimum", 2),))
+_PERIOD_NAMES = ("preenrollment_week", "preenrollment_days28")
+
+_DECLARATIONS = (
+    PluginDef("bootstrap_mean", "Mean per branch with (Bayesian) bootstrap intervals",
+              (_NUM_SAMPLES, _DROP_HIGHEST, _CI, _SEQUENTIAL,
+               Param("exact", "boolean", False,
+                     "Resample every client (slow, for parity) instead of the binned scheme"))),
+    PluginDef("binomial", "Proportion of clients with a true value (Beta posterior)",
+              (_CI, _SEQUENTIAL)),
+    PluginDef("deciles", "Deciles per branch with quantile intervals", (_CI,)),
+    PluginDef("kernel_density_estimate", "Kernel density estimate per branch",
+              (Param("bandwidth", "string", "normal_reference", "Bandwidth rule",
+                     enum=("normal_reference", "scott", "silverman")),
+               Param("adjust", "number", 1.0, "Multiplier of the bandwidth",
+                     schema_extra=(("exclusiveMinimum", 0),)),
+               Param("kernel", "string", "gau", "Kernel", enum=("gau",)),
+               _LOG_SPACE, _GRID_SIZE)),
+    PluginDef("empirical_cdf", "Empirical cumulative distribution per branch",
+              (_LOG_SPACE, _GRID_SIZE)),
+    PluginDef("count", "Number of clients per branch", ()),
+    PluginDef("sum", "Sum of the metric per branch", ()),
+    PluginDef("linear_model_mean", "Mean by OLS, optionally adjusted for a pre-enrollment covariate",
+              (_DROP_HIGHEST, _CI, _SEQUENTIAL,
+               Param("covariate_adjustment", "object", None,
+                     "Pre-enrollment period whose value of the same metric is the covariate",
+                     schema_extra=(("properties", {"period": {"type": "string",
+                                                              "enum": list(_PERIOD_NAMES)}}),
+                                   ("required", ["period"]),
+                                   ("additionalProperties", False))))),
+    PluginDef("per_client_dau_impact", "Impact on daily active users, per client",
+              (_NUM_SAMPLES, _DROP_HIGHEST, _CI)),
+    PluginDef("population_ratio", "Ratio of two metrics' sums over the population",
+              (Param("numerator", "string", None, "Metric slug of the numerator", required=True),
+               Param("denominator", "string", None, "Metric slug of the denominator", required=True),
+               _NUM_SAMPLES, _DROP_HIGHEST, _CI)),
+)
+
+STATISTICS: MappingProxyType[str, PluginDef] = MappingProxyType({d.name: d for d in _DECLARATIONS})
