@@ -79,6 +79,7 @@ class Document:
 def _line_map(text: str) -> dict[KeyPath, int]:
     """Key path -> line for headers and keys, skipping multi-line strings and arrays."""
     lines: dict[KeyPath, int] = {}
+    implicit: dict[KeyPath, int] = {}  # super-tables created by a deeper header, e.g. [a] by [a.b]
     table: KeyPath = ()
     array_counts: dict[KeyPath, int] = {}
     in_string: str | None = None
@@ -97,6 +98,8 @@ def _line_map(text: str) -> dict[KeyPath, int]:
         header = _HEADER_RE.match(line)
         if header:
             table = split_dotted_key(header.group(2))
+            for depth in range(1, len(table)):
+                implicit.setdefault(table[:depth], number)
             if header.group(1) == "[[":
                 index = array_counts.get(table, 0)
                 array_counts[table] = index + 1
@@ -113,7 +116,7 @@ def _line_map(text: str) -> dict[KeyPath, int]:
             in_string = _opens_multiline_string(value)
             if not in_string:
                 bracket_depth = max(0, _bracket_delta(value))
-    return lines
+    return {**implicit, **lines}
 
 
 def _opens_multiline_string(value: str) -> str | None:

@@ -158,6 +158,9 @@ class AnalysisSpec:
     segments: tuple[Segment, ...] = ()
     data_sources: Mapping[str, DataSource] = field(default_factory=dict)
     config_path: str | None = None
+    # every resolved metric by name, including those only needed by others (depends_on,
+    # population_ratio numerator/denominator) and not listed for any period
+    metric_definitions: Mapping[str, Metric] = field(default_factory=dict)
 
     def metric_names(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}

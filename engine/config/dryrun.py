@@ -1,0 +1,89 @@
+"""Dry-run tier of `jetstream validate`: compile an experiment's queries against a backend.
+
+The enrollments query is tried first (its failure would mask everything else); then each data
+source's metrics together, and only when that fails each metric alone, so a binder error
+(unknown column, table or function) points at the metric, segment or exposure signal - and its
+config file and line - that caused it. BigQuery dry runs also report the bytes they would read.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from engine.backends.base import Backend, DryRunResult
+from engine.config.spec import AnalysisSpec, Metric, Source
+from engine.findings import Finding, Severity
+from engine.plan import WindowTask
+from engine.sql.dialect import SqlError, render
+from engine.sql.enrollments import enrollments_query
+from engine.sql.metrics import client_metrics_query
+from engine.windows import Timeline, timeline_of, window
+
+_PROBE_WINDOW = window("weekly", 0)
+
+
+def _timeline(spec: AnalysisSpec) -> Timeline:
+    """The experiment's own dates when known; any valid dates otherwise (dry runs only bind)."""
+    known = timeline_of(spec.experiment)
+    if known is not None:
+        return known
+    start = spec.experiment.start_date or dt.date(2024, 1, 1)
+    return Timeline(start, start + dt.timedelta(days=6), None)
+
+
+def _findings(result: DryRunResult, source: Source | None, fallback: str, what: str) -> list[Finding]:
+    path = source.path if source else fallback
+    line = source.line if source else None
+    return [dataclasses.replace(f, path=path, line=line, message=f"{what}: {f.message}")
+            for f in result.findings]
+
+
+def _probe(backend: Backend, spec: AnalysisSpec, timeline: Timeline,
+           metrics: tuple[Metric, ...], basis: str = "enrollments") -> DryRunResult:
+    task = WindowTask(spec.experiment.slug, _PROBE_WINDOW, basis, metrics)
+    try:
+        sql = render(client_metrics_query(spec, task, timeline))
+    except SqlError as err:
+        return DryRunResult(None, (Finding("<sql>", None, None, Severity.ERROR, "sql-parse", str(err)),))
+    return backend.dry_run(sql)
+
+
+def dry_run_experiment(spec: AnalysisSpec, backend: Backend) -> list[Finding]:
+    fallback = spec.config_path or spec.experiment.slug
+    timeline = _timeline(spec)
+    try:
+        enrollments = backend.dry_run(render(enrollments_query(spec.experiment, timeline)))
+    except SqlError as err:
+        enrollments = DryRunResult(None, (Finding("<sql>", None, None, Severity.ERROR, "sql-parse", str(err)),))
+    findings = _findings(enrollments, None, fallback, "enrollments query")
+    if findings:
+        return findings
+    bare = dataclasses.replace(spec, segments=())
+    signal = spec.experiment.exposure_signal
+    exposures = _probe(backend, bare, timeline, (), "exposures")
+    findings += _findings(exposures, signal.source if signal else None, fallback,
+                          f"exposure signal {signal.name if signal else '(default)'}")
+    for segment in spec.segments:
+        result = _probe(backend, dataclasses.replace(spec, segments=(segment,)), timeline, ())
+        findings += _findings(result, segment.source or segment.data_source.source, fallback,
+                              f"segment {segment.name}")
+    by_source: dict[str, dict[str, Metric]] = {}
+    for metrics in spec.metrics.values():
+        for metric in metrics:
+            if metric.select_expression is not None and metric.data_source is not None:
+                by_source.setdefault(metric.data_source.name, {})[metric.name] = metric
+    for group in by_source.values():
+        if _probe(backend, bare, timeline, tuple(group.values())).ok:
+            continue
+        for metric in group.values():
+            result = _probe(backend, bare, timeline, (metric,))
+            findings += _findings(result, metric.source or metric.data_source.source, fallback,
+                                  f"metric {metric.name}")
+    return findings
+
+
+def estimated_bytes(spec: AnalysisSpec, backend: Backend) -> int | None:
+    """Bytes one window's per-client query would read (BigQuery); None when unknown."""
+    metrics = tuple(m for ms in spec.metrics.values() for m in ms
+                    if m.select_expression is not None and m.data_source is not None)
+    return _probe(backend, spec, _timeline(spec), metrics).bytes_processed

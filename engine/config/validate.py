@@ -1,0 +1,168 @@
+"""Validate a config root (or some of its files): structure, references, dates, templates, SQL.
+
+Experiments are resolved against the registry's platform, else `--platform`, else every
+platform that has defaults; a config passes if it resolves on at least one (`resolved_on`).
+Changed outcomes, defaults and definitions are checked by resolving what they define.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping, Sequence
+
+from engine.config.load import Document, load_document
+from engine.config.parameters import merge_parameters
+from engine.config.repository import Repository, load_repository
+from engine.config.resolve import Resolution, _base_resolver, resolve
+from engine.findings import Finding, Severity, has_errors
+from engine.registry import Registry
+
+try:  # written in parallel by the schema owner; validation still runs without it
+    from engine.config.structure import check_structure
+except ImportError:  # pragma: no cover - only while the module is absent
+    def check_structure(doc: Document, kind: str) -> list[Finding]:
+        return []
+
+
+_REFERENCE_CODES = frozenset({"unknown-metric", "unknown-data-source", "unknown-segment-data-source"})
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    slug: str
+    path: str
+    resolved_on: tuple[str, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.findings)
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    findings: tuple[Finding, ...]
+    experiments: Mapping[str, ExperimentResult]
+    files_checked: int
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.findings)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity is Severity.ERROR for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.severity is Severity.WARNING for f in self.findings)
+
+
+def resolve_everywhere(doc: Document, repo: Repository, registry: Registry | None,
+                       platform: str | None) -> tuple[tuple[str, ...], tuple[Finding, ...], Resolution | None]:
+    """(platforms it resolves on, findings to report, the first successful resolution)."""
+    slug = Path(doc.path).stem
+    entry = registry.get(slug) if registry else None
+    notes: list[Finding] = []
+    if registry is not None and entry is None:
+        notes.append(Finding(doc.path, 1, None, Severity.WARNING, "not-in-registry",
+                             f"experiment {slug!r} is not in the experiment registry",
+                             "it is validated offline against the platforms with defaults"))
+    chosen = platform or (entry.app_name if entry else None)
+    platforms = (chosen,) if chosen else repo.platforms()
+    results = [resolve(doc, repo, entry, p) for p in platforms]
+    passed = [r for r in results if r.ok]
+    if passed:
+        best = passed[0]
+        notes.append(Finding(doc.path, 1, None, Severity.NOTICE, "resolved-on",
+                             f"resolves on {', '.join(r.platform for r in passed)}"))
+    else:
+        best = min(results, key=lambda r: sum(f.is_error for f in r.findings))
+        if len(platforms) > 1:
+            notes.append(Finding(doc.path, 1, None, Severity.NOTICE, "resolved-on",
+                                 f"resolves on no platform; showing findings for {best.platform}"))
+    return (tuple(r.platform for r in passed), tuple(notes) + best.findings,
+            passed[0] if passed else None)
+
+
+def _check_shared(doc: Document, kind: str, repo: Repository) -> list[Finding]:
+    """Resolve every metric an outcome, defaults or definitions file defines, on its platform."""
+    platform = Path(doc.path).stem if kind in ("defaults", "definitions") else Path(doc.path).parent.name
+    if platform not in repo.definitions:
+        return []
+    resolver = _base_resolver(repo, platform)
+    names = list(repo.library(doc).metrics)
+    if kind == "outcome":
+        outcome_lib = repo.library(doc)
+        resolver.outcome_libraries = [outcome_lib]
+        resolver.library = resolver.library.merge(outcome_lib)
+        parameters, problems = merge_parameters([outcome_lib.parameters], ())
+        resolver.findings += problems
+        resolver.context = replace(resolver.context, parameters=parameters)
+    for name in names:
+        if name in resolver.library.metrics:
+            resolver.metric(name)
+    for name in repo.library(doc).data_sources:
+        origin = repo.library(doc).data_sources[name].origin
+        resolver.data_source(name, origin)
+    findings = [f for f in resolver.findings if f.path == doc.path]
+    if kind == "definitions":  # a dangling definition only breaks the configs that use it
+        findings = [replace(f, severity=Severity.WARNING, hint="an error for any config that uses it")
+                    if f.code in _REFERENCE_CODES else f for f in findings]
+    return findings
+
+
+def validate(config_root: Path, paths: Sequence[Path] | None = None, *, registry: Registry | None = None,
+             platform: str | None = None, repository: Repository | None = None) -> ValidationReport:
+    """Validate every config under `config_root`, or only `paths` (files or directories)."""
+    repo = repository or load_repository(config_root)
+    layout = repo.layout
+    selected: list[tuple[Document, str]] = []
+    if paths:
+        for path in _expand(paths):
+            shown = layout.display(path)
+            doc = repo.documents.get(shown) or load_document(path, shown)
+            selected.append((doc, layout.kind_of(path) or "experiment"))
+    else:
+        selected = [(repo.documents[p], kind) for p, kind in repo.kinds.items()]
+    findings: list[Finding] = []
+    experiments: dict[str, ExperimentResult] = {}
+    for doc, kind in selected:
+        findings += doc.findings
+        if not doc.ok:
+            continue
+        findings += check_structure(doc, kind)
+        if kind == "experiment":
+            resolved_on, found, _ = resolve_everywhere(doc, repo, registry, platform)
+            experiments[Path(doc.path).stem] = ExperimentResult(Path(doc.path).stem, doc.path,
+                                                                resolved_on, found)
+            findings += found
+        elif kind in ("outcome", "defaults", "definitions"):
+            findings += _check_shared(doc, kind, repo)
+    unique = sorted(dict.fromkeys(findings), key=lambda f: (f.path, f.line or 0, f.column or 0, f.code))
+    return ValidationReport(tuple(unique), MappingProxyType(experiments), len(selected))
+
+
+def _expand(paths: Sequence[Path]) -> list[Path]:
+    result: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        result += sorted(path.rglob("*.toml")) if path.is_dir() else [path]
+    return result
+
+
+def resolve_experiment(config_root: Path, slug: str, *, registry: Registry | None = None,
+                       platform: str | None = None, repository: Repository | None = None):
+    """The AnalysisSpec of one experiment (None if it does not resolve) and the findings."""
+    repo = repository or load_repository(config_root)
+    doc = repo.experiments.get(slug)
+    if doc is None:
+        return None, (Finding(str(config_root), None, None, Severity.ERROR, "unknown-experiment",
+                              f"no config for experiment {slug!r} under {config_root}"),)
+    structure = tuple(check_structure(doc, "experiment")) if doc.ok else doc.findings
+    if not doc.ok:
+        return None, structure
+    _, findings, resolution = resolve_everywhere(doc, repo, registry, platform)
+    spec = resolution.spec if resolution and not has_errors(structure) else None
+    return spec, structure + findings
