@@ -1,0 +1,45 @@
+"""The Flask app: `POST /webhook`, `GET /healthz`, the cron endpoint and the result pages."""
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import importlib.util
+import os
+
+from flask import Flask, abort, jsonify, request
+
+from bot import webhooks
+from bot.config import Settings
+from bot.handlers import daily_job
+from bot.jobs import JobQueue
+
+
+def create_app(settings: Settings | None = None, queue: JobQueue | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    queue = queue or JobQueue(settings.job_store)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["RESULTS_DIR"] = str(settings.results_dir)
+    app.extensions["jetstream.queue"] = queue
+    app.register_blueprint(webhooks.blueprint(settings, queue))
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(ok=True)
+
+    @app.route("/cron/daily", methods=["GET", "POST"])
+    def cron_daily():
+        """App Engine cron (its header is stripped from outside traffic) or a bearer token."""
+        on_app_engine = bool(os.environ.get("GAE_ENV")) and request.headers.get("X-Appengine-Cron") == "true"
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        by_token = bool(settings.cron_token) and hmac.compare_digest(token, settings.cron_token or "")
+        if not (on_app_engine or by_token):
+            abort(403)
+        queued = queue.enqueue(daily_job(dt.date.today()))
+        return jsonify(queued=queued), 202
+
+    if importlib.util.find_spec("bot.pages") is not None:
+        from bot.pages import blueprint as pages
+
+        app.register_blueprint(pages)
+    return app

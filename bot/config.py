@@ -1,0 +1,99 @@
+"""Bot settings, read once from the environment into a frozen value object.
+
+Secrets (private key, webhook secret, cron token) are held here and nowhere else; `repr` hides them
+so a settings object can be logged safely.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_API_URL = "https://api.github.com"
+
+
+class ConfigurationError(RuntimeError):
+    """The app cannot start with this environment."""
+
+
+def _csv(value: str | None) -> frozenset[str]:
+    return frozenset(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as error:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from error
+
+
+@dataclass(frozen=True)
+class Settings:
+    webhook_secret: bytes = field(repr=False)
+    app_id: str | None = None
+    private_key: str | None = field(default=None, repr=False)
+    api_url: str = DEFAULT_API_URL
+    results_url: str = ""
+    job_store: Path = Path("jetstream-jobs.sqlite")
+    # Empty allow-list = every installation / repository the app is installed on.
+    allowed_installations: frozenset[str] = frozenset()
+    allowed_repositories: frozenset[str] = frozenset()
+    recent_days: int = 14  # ended experiments re-analysed for shared-file changes / daily runs
+    max_body_bytes: int = 5 * 1024 * 1024  # GitHub caps deliveries at 25 MB; ours are small
+    cron_token: str | None = field(default=None, repr=False)
+    seconds_between_requests: float = 0.25  # PyGithub throttling (GitHub's secondary limits)
+    seconds_between_writes: float = 1.0
+    retries: int = 5
+    engine_args: tuple[str, ...] = ()  # extra `jetstream analyse` options (backend settings)
+    registry: str | None = None  # Experimenter JSON file or URL
+    config_root: Path = Path(".")  # the default branch's configs, for daily runs
+    work_dir: Path = Path("jetstream-work")  # materialised trees at merge commits
+    results_dir: Path = Path("results")  # what the result pages serve
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        secret = env.get("GITHUB_WEBHOOK_SECRET", "")
+        if not secret:
+            raise ConfigurationError("GITHUB_WEBHOOK_SECRET is not set; refusing to start")
+        key = env.get("GITHUB_APP_PRIVATE_KEY") or None
+        key_file = env.get("GITHUB_APP_PRIVATE_KEY_FILE")
+        if key is None and key_file:
+            try:
+                key = Path(key_file).read_text()
+            except OSError as error:
+                raise ConfigurationError(f"cannot read GITHUB_APP_PRIVATE_KEY_FILE: {error.strerror}") from error
+        return cls(
+            webhook_secret=secret.encode(),
+            app_id=env.get("GITHUB_APP_ID") or None,
+            private_key=key,
+            api_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            results_url=(env.get("JETSTREAM_RESULTS_URL") or "").rstrip("/"),
+            job_store=Path(env.get("JETSTREAM_JOB_STORE") or "jetstream-jobs.sqlite"),
+            allowed_installations=_csv(env.get("JETSTREAM_ALLOWED_INSTALLATIONS")),
+            allowed_repositories=frozenset(r.lower() for r in _csv(env.get("JETSTREAM_ALLOWED_REPOSITORIES"))),
+            recent_days=int(_float(env, "JETSTREAM_RECENT_DAYS", 14)),
+            cron_token=env.get("JETSTREAM_CRON_TOKEN") or None,
+            seconds_between_requests=_float(env, "JETSTREAM_GITHUB_SECONDS_BETWEEN_REQUESTS", 0.25),
+            seconds_between_writes=_float(env, "JETSTREAM_GITHUB_SECONDS_BETWEEN_WRITES", 1.0),
+            retries=int(_float(env, "JETSTREAM_GITHUB_RETRIES", 5)),
+            engine_args=tuple((env.get("JETSTREAM_ENGINE_ARGS") or "").split()),
+            registry=env.get("JETSTREAM_REGISTRY") or None,
+            config_root=Path(env.get("JETSTREAM_CONFIG_ROOT") or "."),
+            work_dir=Path(env.get("JETSTREAM_WORK_DIR") or "jetstream-work"),
+            results_dir=Path(env.get("JETSTREAM_RESULTS_DIR") or "results"),
+        )
+
+    def allows(self, installation_id: int | str | None, repository: str | None) -> bool:
+        if self.allowed_installations and str(installation_id) not in self.allowed_installations:
+            return False
+        if self.allowed_repositories and (repository or "").lower() not in self.allowed_repositories:
+            return False
+        return True
+
+    def result_link(self, slug: str) -> str:
+        return f"{self.results_url}/experiments/{slug}" if self.results_url else ""

@@ -1,0 +1,216 @@
+"""What each durable job does: validate a PR head, plan and fan out a merge, re-analyse one
+experiment, report merge progress, answer comment commands, start the daily run.
+
+Every handler is idempotent: re-running it after a crash finds the same check run and the same
+sticky comment and re-enqueues the same job keys (which collapse).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from bot import reports
+from bot.config import Settings
+from bot.github import WRITE_PERMISSIONS, CheckOutput, GitHubApp, RepoClient
+from bot.jobs import Job, JobQueue
+from bot.ports import Ports
+from bot.tree import is_config_path, materialise, materialise_once
+from bot.webhooks import REANALYSIS_CHECK, SKIP_MARKER, VALIDATE_CHECK, merge_job
+from engine.affected import Affected, Change, affected_experiments, experiment_infos
+from engine.config.layout import LayoutError, detect_layout
+from engine.findings import Finding, Severity
+
+HELP = ("Commands (write access required): `/jetstream validate` re-validates this pull request; "
+        "`/jetstream rerun <slug>` or `/jetstream rerun affected` re-analyses after merge; "
+        "`/jetstream help` shows this.")
+
+
+@dataclass
+class BotContext:
+    settings: Settings
+    github: GitHubApp
+    ports: Ports = field(default_factory=Ports)
+    today: Any = dt.date.today  # injectable clock
+
+    def client(self, payload: Mapping[str, Any]) -> RepoClient:
+        return self.github.repo(payload["installation"], payload["repo"])
+
+
+def _plan(root: Path, changes: list[Change], ctx: BotContext) -> tuple[list[Affected], Any, Any]:
+    layout = detect_layout(root)
+    registry = ctx.ports.load_registry(ctx.settings.registry)
+    infos = experiment_infos(layout, registry)
+    plan = list(affected_experiments(changes, layout, infos, ctx.today(), ctx.settings.recent_days))
+    return plan, layout, registry
+
+
+def validate(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
+    p = job.payload
+    client = ctx.client(p)
+    sha = p["head_sha"]
+    run = client.start_check(VALIDATE_CHECK, sha, external_id=job.key)
+    pull = client.pull(p["pr"])
+    changes = [Change(f.path, f.status, f.previous_path) for f in client.changed_files(p["pr"])]
+    config_changes = [c for c in changes if is_config_path(c.path) or is_config_path(c.previous_path or "")]
+    with tempfile.TemporaryDirectory(prefix="jetstream-pr-") as temp:
+        root = Path(temp)
+        materialise(client, sha, root, ctx.settings.work_dir / "blobs")
+        try:
+            plan, layout, registry = _plan(root, config_changes, ctx)
+        except LayoutError as error:
+            plan, findings = [], [Finding(".", None, None, Severity.ERROR, "layout", str(error))]
+        else:
+            paths = {root / c.path for c in config_changes if c.status != "removed"}
+            paths |= {p for p in layout.experiment_paths() if p.stem in {a.slug for a in plan}}
+            findings = ctx.ports.validate(root, sorted(paths), registry=registry) if paths else []
+        # Fork content is data we never send to the warehouse, not even as a dry run.
+        estimate = None if pull.fork or not plan else ctx.ports.estimate_bytes(root, [a.slug for a in plan])
+    errors = any(f.is_error for f in findings)
+    if config_changes:
+        body = reports.validation_comment(sha, findings, plan, estimate, structural_only=pull.fork)
+        client.upsert_comment(p["pr"], reports.MARKER, body)
+    title, summary = reports.check_summary(findings, plan)
+    client.complete_check(run, CheckOutput(title, summary, "failure" if errors else "success",
+                                           reports.annotations(findings)))
+    return {"findings": len(findings), "errors": errors, "plan": [a.slug for a in plan]}
+
+
+def merge(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
+    p = job.payload
+    client = ctx.client(p)
+    sha, pr = p["sha"], p.get("pr")
+    if pr is None:
+        pr = next(iter(client.commit_pulls(sha)), None)
+    if SKIP_MARKER in client.commit_message(sha):
+        if pr is not None:
+            client.upsert_comment(pr, reports.MARKER, reports.reanalysis_comment(sha, [], skipped=True))
+        return {"skipped": True}
+    if p.get("changed") is not None:
+        changes = [Change(path) for path in p["changed"]]
+    elif pr is not None:
+        changes = [Change(f.path, f.status, f.previous_path) for f in client.changed_files(pr)]
+    else:
+        changes = []
+    root = materialise_once(client, sha, ctx.settings.work_dir)
+    plan, _, _ = _plan(root, changes, ctx)
+    client.start_check(REANALYSIS_CHECK, sha, external_id=job.key)
+    date = (ctx.today() - dt.timedelta(days=1)).isoformat()
+    origin = {"installation": p["installation"], "repo": p["repo"], "pr": pr, "sha": sha,
+              "merge_key": job.key, "slugs": [a.slug for a in plan]}
+    for affected in plan:
+        queue.enqueue(reanalyse_job(affected.slug, date, str(root), origin))
+    rows = [reports.ReanalysisRow(a.slug, "queued") for a in plan]
+    _publish(client, pr, sha, rows)
+    return {"pr": pr, "slugs": [a.slug for a in plan]}
+
+
+def reanalyse_job(slug: str, date: str, config_root: str, origin: Mapping[str, Any] | None) -> Job:
+    """One per experiment and merge (or day); a newer one supersedes a queued older one."""
+    tag = origin["merge_key"] if origin else f"daily:{date}"
+    return Job("reanalyse", f"reanalyse:{slug}:{tag}", f"experiment:{slug}",
+               {"slug": slug, "date": date, "config_root": config_root, "origin": dict(origin or {})},
+               supersedes=True)
+
+
+def reanalyse(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
+    p = job.payload
+    outcome = ctx.ports.reanalyse(p["slug"], config_root=Path(p["config_root"]),
+                                  date=dt.date.fromisoformat(p["date"]), registry=ctx.settings.registry,
+                                  engine_args=ctx.settings.engine_args)
+    origin = p.get("origin") or {}
+    if origin:
+        queue.enqueue(Job("report", f"report:{job.key}", f"merge:{origin['repo']}",
+                          {**origin, "slug": p["slug"], "status": outcome.status, "detail": outcome.detail}))
+    return {"status": outcome.status, "detail": outcome.detail}
+
+
+def report(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
+    """Re-render the merge's comment and check run from the ledger (the triggering job's result
+    is taken from the payload: its own ledger row is finished only after its handler returns)."""
+    p = job.payload
+    rows = []
+    for slug in p["slugs"]:
+        record = queue.ledger.get(f"reanalyse:{slug}:{p['merge_key']}")
+        if slug == p["slug"]:
+            status, detail = p["status"], p["detail"]
+        elif record is None or record.state in ("queued", "running", "superseded"):
+            status, detail = (record.state if record else "queued"), ""
+        else:
+            status, detail = (record.result or {}).get("status", record.state), (record.result or {}).get("detail", "")
+        link = ctx.settings.result_link(slug) if status == "succeeded" else ""
+        rows.append(reports.ReanalysisRow(slug, status, link, detail))
+    _publish(ctx.client(p), p.get("pr"), p["sha"], rows)
+    return {"rows": len(rows)}
+
+
+def _publish(client: RepoClient, pr: int | None, sha: str, rows: list[reports.ReanalysisRow]) -> None:
+    if pr is not None:
+        client.upsert_comment(pr, reports.MARKER, reports.reanalysis_comment(sha, rows))
+    run = client.start_check(REANALYSIS_CHECK, sha, external_id=f"merge:{sha}")
+    title, summary, finished = reports.reanalysis_summary(rows)
+    if finished:
+        conclusion = "failure" if any(r.status == "failed" for r in rows) else "success"
+        client.complete_check(run, CheckOutput(title, summary, conclusion))
+    else:
+        client.progress_check(run, title, summary)
+
+
+def command(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
+    p = job.payload
+    client = ctx.client(p)
+    words = p["body"].split()
+    verb = words[1] if len(words) > 1 else "help"
+    if client.permission(p["user"]) not in WRITE_PERMISSIONS:
+        client.reply(p["pr"], f"Sorry @{reports.escape(p['user'])}, jetstream commands need write access "
+                              "to this repository.")
+        return {"refused": True}
+    if verb == "validate":
+        pull = client.pull(p["pr"])
+        queue.enqueue(Job("validate", f"validate:{p['repo']}:{p['pr']}:{pull.head_sha}:c{p['comment_id']}",
+                          job.group, {"installation": p["installation"], "repo": p["repo"], "pr": p["pr"],
+                                      "head_sha": pull.head_sha, "trigger": "command"}))
+        return {"queued": "validate"}
+    if verb == "rerun" and len(words) > 2:
+        pull = client.pull(p["pr"])
+        if not pull.merged or not pull.merge_sha:
+            client.reply(p["pr"], "Re-analysis runs on merged pull requests; this one is not merged yet.")
+            return {"refused": True}
+        target = words[2]
+        if target == "affected":
+            queue.enqueue(merge_job(p["installation"], p["repo"], pull.merge_sha, p["pr"], None,
+                                    nonce=f"c{p['comment_id']}"))
+        else:
+            root = materialise_once(client, pull.merge_sha, ctx.settings.work_dir)
+            if not (root / "experiments" / f"{target}.toml").is_file() and not (root / "jetstream" / f"{target}.toml").is_file():
+                client.reply(p["pr"], f"No experiment config named {reports.escape(target)}.")
+                return {"refused": True}
+            date = (ctx.today() - dt.timedelta(days=1)).isoformat()
+            queue.enqueue(reanalyse_job(target, date, str(root), None))
+        return {"queued": f"rerun {target}"}
+    client.reply(p["pr"], HELP)
+    return {"help": True}
+
+
+def daily(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
+    """Yesterday's analysis for every live or recently ended experiment on the default branch."""
+    root = ctx.settings.config_root
+    infos = experiment_infos(detect_layout(root), ctx.ports.load_registry(ctx.settings.registry))
+    today = ctx.today()
+    slugs = sorted(s for s, info in infos.items() if info.is_recent(today, ctx.settings.recent_days))
+    for slug in slugs:
+        queue.enqueue(reanalyse_job(slug, job.payload["date"], str(root), None))
+    return {"slugs": slugs}
+
+
+def daily_job(today: dt.date) -> Job:
+    date = (today - dt.timedelta(days=1)).isoformat()
+    return Job("daily", f"daily:{date}", "daily", {"date": date})
+
+
+def handlers(ctx: BotContext) -> dict[str, Any]:
+    kinds = {"validate": validate, "merge": merge, "reanalyse": reanalyse, "report": report,
+             "command": command, "daily": daily}
+    return {kind: (lambda job, queue, fn=fn: fn(job, queue, ctx)) for kind, fn in kinds.items()}

@@ -1,0 +1,150 @@
+"""Webhook intake: verify the signature on the raw body, record the delivery, route the event to
+durable jobs keyed by meaning, answer 202. Nothing here talks to GitHub or runs SQL.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any, Mapping
+
+from flask import Blueprint, Response, current_app, request
+
+from bot.config import Settings
+from bot.jobs import Job, JobQueue
+
+log = logging.getLogger(__name__)
+
+SKIP_MARKER = "[ci rerun-skip]"
+COMMAND_PREFIX = "/jetstream"
+VALIDATE_CHECK = "jetstream/validate"
+REANALYSIS_CHECK = "jetstream/reanalysis"
+PR_ACTIONS = {"opened", "synchronize", "reopened", "ready_for_review"}
+
+
+def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
+    """`X-Hub-Signature-256: sha256=<hex>` over the raw body, compared in constant time."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header[len("sha256="):])
+
+
+def _pr_group(repo: str, number: int) -> str:
+    return f"pr:{repo}:{number}"
+
+
+def _validate_job(installation: int, repo: str, number: int, head_sha: str, trigger: str,
+                  nonce: str = "") -> Job:
+    """One validation per PR head SHA; explicit re-requests (nonce = delivery id) run again."""
+    key = f"validate:{repo}:{number}:{head_sha}" + (f":{nonce}" if nonce else "")
+    return Job("validate", key, _pr_group(repo, number), {
+        "installation": installation, "repo": repo, "pr": number, "head_sha": head_sha, "trigger": trigger})
+
+
+def merge_job(installation: int, repo: str, sha: str, pr: int | None, changed: list[str] | None,
+              nonce: str = "") -> Job:
+    """One per merge SHA: the PR's `closed` and the default-branch `push` collapse into one job."""
+    key = f"merge:{repo}:{sha}" + (f":{nonce}" if nonce else "")
+    return Job("merge", key, f"merge:{repo}", {
+        "installation": installation, "repo": repo, "sha": sha, "pr": pr, "changed": changed})
+
+
+def route(event: str, payload: Mapping[str, Any], delivery: str) -> list[Job]:
+    """The jobs an event means; [] for events the bot ignores."""
+    installation = (payload.get("installation") or {}).get("id")
+    repo = (payload.get("repository") or {}).get("full_name", "")
+    action = payload.get("action")
+    if installation is None or not repo:
+        return []
+    if event == "pull_request":
+        pr = payload["pull_request"]
+        if action in PR_ACTIONS and not pr.get("draft"):
+            return [_validate_job(installation, repo, pr["number"], pr["head"]["sha"], action)]
+        if action == "closed" and pr.get("merged") and pr.get("merge_commit_sha"):
+            return [merge_job(installation, repo, pr["merge_commit_sha"], pr["number"], None)]
+        return []
+    if event == "issue_comment" and action == "created":
+        issue, comment = payload["issue"], payload["comment"]
+        body = (comment.get("body") or "").strip()
+        if not issue.get("pull_request") or not body.startswith(COMMAND_PREFIX):
+            return []
+        if (comment.get("user") or {}).get("type") == "Bot":
+            return []
+        return [Job("command", f"command:{repo}:{comment['id']}", _pr_group(repo, issue["number"]), {
+            "installation": installation, "repo": repo, "pr": issue["number"],
+            "user": comment["user"]["login"], "body": body[:1000], "comment_id": comment["id"]})]
+    if event in ("check_run", "check_suite") and action == "rerequested":
+        return _rerequest(event, payload, installation, repo, delivery)
+    if event == "push":
+        default = (payload.get("repository") or {}).get("default_branch")
+        if payload.get("ref") != f"refs/heads/{default}" or payload.get("deleted"):
+            return []
+        if SKIP_MARKER in ((payload.get("head_commit") or {}).get("message") or ""):
+            return []
+        changed: set[str] = set()
+        for commit in payload.get("commits") or ():
+            for kind in ("added", "modified", "removed"):
+                changed.update(commit.get(kind) or ())
+        return [merge_job(installation, repo, payload["after"], None, sorted(changed))]
+    return []
+
+
+def _rerequest(event: str, payload: Mapping[str, Any], installation: int, repo: str,
+               delivery: str) -> list[Job]:
+    if event == "check_run":
+        run = payload["check_run"]
+        name, head_sha, prs = run.get("name"), run["head_sha"], run.get("pull_requests") or ()
+        if name == REANALYSIS_CHECK:
+            return [merge_job(installation, repo, head_sha, None, None, nonce=delivery)]
+        if name != VALIDATE_CHECK:
+            return []
+    else:
+        suite = payload["check_suite"]
+        head_sha, prs = suite["head_sha"], suite.get("pull_requests") or ()
+    return [_validate_job(installation, repo, pr["number"], head_sha, "rerequested", nonce=delivery)
+            for pr in prs]
+
+
+def blueprint(settings: Settings, queue: JobQueue) -> Blueprint:
+    bp = Blueprint("webhooks", __name__)
+
+    @bp.post("/webhook")
+    def webhook() -> Response:
+        length = request.content_length
+        if length is None or length > settings.max_body_bytes:
+            return _answer(413, "body missing or too large")
+        body = request.get_data(cache=False)
+        if len(body) > settings.max_body_bytes:
+            return _answer(413, "body too large")
+        if not signature_ok(settings.webhook_secret, body, request.headers.get("X-Hub-Signature-256")):
+            return _answer(401, "bad signature")
+        event = request.headers.get("X-GitHub-Event", "")
+        delivery = request.headers.get("X-GitHub-Delivery", "")
+        if not event or not delivery:
+            return _answer(400, "missing event or delivery header")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _answer(400, "body is not JSON")
+        if not isinstance(payload, dict):
+            return _answer(400, "body is not a JSON object")
+        if not queue.ledger.record_delivery(delivery, event):
+            return _answer(202, "duplicate delivery")
+        installation = (payload.get("installation") or {}).get("id")
+        repo = (payload.get("repository") or {}).get("full_name")
+        if event != "installation" and not settings.allows(installation, repo):
+            log.warning("delivery %s from a repository or installation not allowed", delivery)
+            return _answer(202, "not allowed")
+        jobs = route(event, payload, delivery)
+        queued = sum(queue.enqueue(job) for job in jobs)
+        log.info("delivery %s %s.%s: %d job(s), %d new", delivery, event, payload.get("action"), len(jobs), queued)
+        return _answer(202, f"{queued} job(s) queued")
+
+    return bp
+
+
+def _answer(status: int, message: str) -> Response:
+    return current_app.response_class(json.dumps({"message": message}), status=status,
+                                      mimetype="application/json")

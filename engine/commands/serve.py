@@ -1,0 +1,35 @@
+"""`jetstream serve`: the webhook receiver and result pages (optionally with a worker)."""
+from __future__ import annotations
+
+import logging
+import threading
+
+import click
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--with-worker", is_flag=True, help="Also run queued jobs in this process.")
+@click.option("--workers", default=2, show_default=True, help="Worker threads with --with-worker.")
+def command(host: str, port: int, with_worker: bool, workers: int) -> None:
+    """Serve POST /webhook, GET /healthz and the result pages."""
+    from werkzeug.serving import make_server
+
+    from bot.app import create_app
+    from bot.config import ConfigurationError, Settings
+    from bot.runtime import build_queue
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        queue = build_queue(settings) if with_worker else None
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from error
+    server = make_server(host, port, create_app(settings, queue), threaded=True)
+    click.echo(f"jetstream serving on http://{host}:{server.server_port}")
+    if queue is None:
+        server.serve_forever()
+        return
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    queue.consumer(workers=workers).run()  # main thread: huey installs its signal handlers here

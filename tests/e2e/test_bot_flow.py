@@ -1,0 +1,92 @@
+"""The whole bot through real HTTP: PR opened with a broken config, fixed, merged, re-analysed."""
+from __future__ import annotations
+
+import pytest
+
+from bot.reports import MARKER
+from tests.bot.fixtures import fake_github, rsa_key, settings  # noqa: F401  (shared fixtures)
+from tests.bot import payloads
+from tests.bot.fake_github import FakePull
+from tests.bot.harness import Bot, experiment_toml, registry_json, seed_repo
+
+REPO = "octo/experiments"
+BROKEN = '[experiment]\nenrollment_period = 7\nend_date = = "2024-04-01"\n'
+
+
+@pytest.fixture
+def bot(fake_github, settings, tmp_path):
+    registry = registry_json({
+        "alpha": ("fenix", "2024-03-01", "2024-04-01"),        # its config changes
+        "bravo": ("fenix", "2024-03-01", None),                # live on the platform whose defaults change
+        "charlie": ("firefox_desktop", "2024-03-01", None),    # other platform: untouched
+        "delta": ("fenix", "2023-01-01", "2023-02-01"),        # ended long ago: untouched
+    })
+    instance = Bot(settings, registry, tmp_path)
+    yield instance
+    instance.close()
+
+
+def _comments(repo):
+    return [c for c in repo.comments if MARKER in c["body"]]
+
+
+def test_pr_broken_fixed_merged(fake_github, bot):
+    repo, base = seed_repo(fake_github, REPO, ["alpha", "bravo", "charlie", "delta"])
+    defaults = repo.commits[base]["engine/defaults/fenix.toml"] + b"\n# tuned\n"
+    head1 = repo.commit({"experiments/alpha.toml": BROKEN, "engine/defaults/fenix.toml": defaults}, "wip", parent=base)
+    repo.pulls[12] = FakePull(12, base, head1)
+
+    answer = bot.deliver("pull_request", payloads.pull_request("opened", REPO, 12, head1, base))
+    assert answer.status_code == 202
+    assert repo.check_runs == []  # nothing inline: the worker does the GitHub work
+    bot.work()
+
+    [run] = repo.check_run("jetstream/validate", head1)
+    assert run["conclusion"] == "failure"
+    assert any(a["path"] == "experiments/alpha.toml" and a["start_line"] == 3
+               and a["annotation_level"] == "failure" for a in run["annotations"])
+    [comment] = _comments(repo)
+    assert "experiments/alpha\\.toml:3" in comment["body"]
+    assert "merging re-analyses 2 experiments" in comment["body"]
+    assert "alpha: its config changed; fenix defaults changed" in comment["body"]
+    assert "bravo: fenix defaults changed" in comment["body"]
+    assert "charlie" not in comment["body"] and "delta" not in comment["body"]
+
+    head2 = repo.commit({"experiments/alpha.toml": experiment_toml()}, "fix", parent=head1)
+    repo.pulls[12].head_sha = head2
+    bot.deliver("pull_request", payloads.pull_request("synchronize", REPO, 12, head2, base))
+    bot.work()
+    [run2] = repo.check_run("jetstream/validate", head2)
+    assert run2["conclusion"] == "success", run2["annotations"]
+    [comment2] = _comments(repo)
+    assert comment2["id"] == comment["id"] and comment2["edits"] >= 1
+    assert "✅" in comment2["body"]
+
+    merge_sha = repo.commit({}, "Merge pull request #12", parent=head2)
+    repo.pulls[12].merged, repo.pulls[12].merge_sha = True, merge_sha
+    bot.deliver("pull_request", payloads.pull_request("closed", REPO, 12, head2, base, merge_sha=merge_sha))
+    bot.deliver("push", payloads.push(REPO, base, merge_sha, ["experiments/alpha.toml"], "Merge pull request #12"))
+    bot.work()
+
+    assert sorted(bot.engine.calls) == [("alpha", "2024-03-19"), ("bravo", "2024-03-19")]
+    [final] = _comments(repo)
+    assert final["id"] == comment["id"]
+    for slug in ("alpha", "bravo"):
+        assert f"| {slug} | succeeded | [results](http://results.test/experiments/{slug}) |" in final["body"]
+    [reanalysis] = repo.check_run("jetstream/reanalysis", merge_sha)
+    assert reanalysis["conclusion"] == "success" and reanalysis["status"] == "completed"
+    # the result link is a route the app serves
+    adapter = bot.app.url_map.bind("results.test")
+    assert adapter.match("/experiments/alpha")[0] == "results.experiment"
+
+
+def test_rerun_skip_marker_skips_reanalysis(fake_github, bot):
+    repo, base = seed_repo(fake_github, REPO, ["alpha"])
+    head = repo.commit({"experiments/alpha.toml": experiment_toml() + "# x\n"}, "edit", parent=base)
+    merge_sha = repo.commit({}, "Merge #3 [ci rerun-skip]", parent=head)
+    repo.pulls[3] = FakePull(3, base, head, merged=True, merge_sha=merge_sha)
+    bot.deliver("pull_request", payloads.pull_request("closed", REPO, 3, head, base, merge_sha=merge_sha))
+    bot.work()
+    assert bot.engine.calls == []
+    [comment] = _comments(repo)
+    assert "Skipped" in comment["body"]
