@@ -1,1 +1,72 @@
-"""Statistics over per-client metric frames, looked up by config name in `registry.STATISTICS`."""
+"""Statistics over per-client metric frames, looked up by config name in `registry.STATISTICS`.
+
+Contract used by the engine (names and signatures are stable):
+
+``compute(name, data, metric, reference_branch, params=None, *, seed=0, segment="all",
+analysis_basis="enrollments", window_index="1", branches=None, analysis_period_days=None)
+-> list[StatisticRecord]``
+    `data` has one row per client: column ``branch``, the metric column ``metric``, optionally
+    ``f"{metric}__pre"`` (pre-enrollment covariate for linear_model_mean) and, for
+    population_ratio, the numerator/denominator columns named by their slugs. `params` are
+    merged over the declared defaults (unknown keys raise ValueError, as does an unknown
+    name: both are config errors the validator reports first). Pre-treatments are applied by
+    the caller with `engine.pretreatments.apply`; compute only applies drop_highest, which
+    (as upstream) clips each branch at its (1 - drop_highest) quantile; `clip_influence`
+    (default true) widens intervals for that threshold's own randomness, false = upstream.
+    Degenerate data never raises: the record's `state` says what is wrong ("empty_branch",
+    "all_null", "single_client", "zero_variance", "zero_reference", "not_applicable").
+    Same seed -> identical numbers; each branch is resampled once and reused for every
+    comparison against `reference_branch`.
+
+``StatisticRecord`` (records.py): frozen; upstream fields metric, statistic, parameter,
+    branch, comparison (None | "difference" | "relative_uplift"), comparison_to_branch,
+    ci_width, point, lower, upper, segment, analysis_basis, window_index; additive p_value,
+    n, state, reason, p_value_holm, p_value_bh. ``to_dict()`` is JSON-ready.
+
+Families: bootstrap (bootstrap_mean; resample.py holds the binned / histogram Bayesian
+bootstrap), binomial, quantiles (deciles), density (kernel_density_estimate, empirical_cdf),
+linear_model (linear_model_mean, CUPED), counts (count, sum), population_ratio, dau
+(per_client_dau_impact), sequential (always-valid intervals, `sequential=true`).
+
+``srm.srm_test(counts, ratios, alpha=0.001) -> SrmResult(chi2, p_value, df, expected,
+observed, mismatch, reason)``
+
+``multiple.adjust(records, method="holm" | "bh") -> list[StatisticRecord]`` fills
+    p_value_holm / p_value_bh across metrics (families: same statistic, branch, comparison,
+    parameter, segment, basis, window).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from engine.statistics.context import Context, resolve_branches
+from engine.statistics.records import Labels, StatisticRecord
+from engine.statistics.registry import STATISTICS
+
+__all__ = ["compute", "StatisticRecord", "STATISTICS"]
+
+
+def compute(name: str, data: pd.DataFrame, metric: str, reference_branch: str,
+            params: Mapping[str, Any] | None = None, *, seed: int = 0, segment: str = "all",
+            analysis_basis: str = "enrollments", window_index: str = "1",
+            branches: Sequence[str] | None = None,
+            analysis_period_days: int | None = None) -> list[StatisticRecord]:
+    definition = STATISTICS.get(name)
+    if definition is None or definition.implementation is None:
+        raise ValueError(f"unknown statistic {name!r}")
+    params = dict(params or {})
+    unknown = sorted(set(params) - {p.name for p in definition.params})
+    if unknown:
+        raise ValueError(f"statistic {name!r} has no parameter(s) {', '.join(unknown)}")
+    merged = {**definition.defaults(), **params}
+    missing = [p.name for p in definition.params if p.required and p.name not in merged]
+    if missing:
+        raise ValueError(f"statistic {name!r} needs parameter(s) {', '.join(missing)}")
+    ctx = Context(data=data, metric=metric, reference_branch=reference_branch,
+                  labels=Labels(metric, name, segment, analysis_basis, str(window_index)),
+                  branches=resolve_branches(data, reference_branch,
+                                            tuple(branches) if branches else None),
+                  params=merged, seed=int(seed), analysis_period_days=analysis_period_days)
+    return definition.implementation(ctx)

@@ -8,6 +8,14 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from engine.plugins import Param, PluginDef
+from engine.statistics.binomial import binomial
+from engine.statistics.bootstrap import bootstrap_mean
+from engine.statistics.counts import count, sum_
+from engine.statistics.dau import per_client_dau_impact
+from engine.statistics.density import empirical_cdf, kernel_density_estimate
+from engine.statistics.linear_model import linear_model_mean
+from engine.statistics.population_ratio import population_ratio
+from engine.statistics.quantiles import deciles
 
 _CI = Param("confidence_interval", "number", 0.95, "Two-sided confidence level of intervals",
             schema_extra=(("exclusiveMinimum", 0), ("exclusiveMaximum", 1)))
@@ -16,45 +24,61 @@ _NUM_SAMPLES = Param("num_samples", "integer", 10000, "Bootstrap replicates",
 _DROP_HIGHEST = Param("drop_highest", "number", 0.005,
                       "Fraction of the highest values dropped before computing",
                       schema_extra=(("minimum", 0), ("exclusiveMaximum", 1)))
+_CLIP_INFLUENCE = Param("clip_influence", "boolean", True,
+                        "Widen intervals for the randomness of the drop_highest threshold "
+                        "(influence-function correction); false treats it as fixed, as upstream")
 _SEQUENTIAL = Param("sequential", "boolean", False,
                     "Always-valid interval, safe to look at daily without inflating false positives")
+_SEQUENTIAL_TUNING = Param("sequential_tuning", "number", 10000,
+                           "Clients (all compared branches together) at which the always-valid "
+                           "interval is tightest; fix it before looking at the data",
+                           schema_extra=(("exclusiveMinimum", 0),))
 _LOG_SPACE = Param("log_space", "boolean", False, "Evaluate on a logarithmic grid")
 _GRID_SIZE = Param("grid_size", "integer", 256, "Number of grid points", schema_extra=(("minimum", 2),))
 _PERIOD_NAMES = ("preenrollment_week", "preenrollment_days28")
 
 _DECLARATIONS = (
     PluginDef("bootstrap_mean", "Mean per branch with (Bayesian) bootstrap intervals",
-              (_NUM_SAMPLES, _DROP_HIGHEST, _CI, _SEQUENTIAL,
+              (_NUM_SAMPLES, _DROP_HIGHEST, _CLIP_INFLUENCE, _CI, _SEQUENTIAL, _SEQUENTIAL_TUNING,
                Param("exact", "boolean", False,
-                     "Resample every client (slow, for parity) instead of the binned scheme"))),
+                     "Resample every client (slow, for parity) instead of the binned scheme")),
+              implementation=bootstrap_mean),
     PluginDef("binomial", "Proportion of clients with a true value (Beta posterior)",
-              (_CI, _SEQUENTIAL)),
-    PluginDef("deciles", "Deciles per branch with quantile intervals", (_CI,)),
+              (_CI, _SEQUENTIAL, _SEQUENTIAL_TUNING,
+               Param("num_samples", "integer", 10000, "Posterior draws for comparisons",
+                     schema_extra=(("minimum", 1),))),
+              implementation=binomial),
+    PluginDef("deciles", "Deciles per branch with quantile intervals", (_CI,),
+              implementation=deciles),
     PluginDef("kernel_density_estimate", "Kernel density estimate per branch",
               (Param("bandwidth", "string", "normal_reference", "Bandwidth rule",
                      enum=("normal_reference", "scott", "silverman")),
                Param("adjust", "number", 1.0, "Multiplier of the bandwidth",
                      schema_extra=(("exclusiveMinimum", 0),)),
                Param("kernel", "string", "gau", "Kernel", enum=("gau",)),
-               _LOG_SPACE, _GRID_SIZE)),
+               _LOG_SPACE, _GRID_SIZE),
+              implementation=kernel_density_estimate),
     PluginDef("empirical_cdf", "Empirical cumulative distribution per branch",
-              (_LOG_SPACE, _GRID_SIZE)),
-    PluginDef("count", "Number of clients per branch", ()),
-    PluginDef("sum", "Sum of the metric per branch", ()),
+              (_LOG_SPACE, _GRID_SIZE), implementation=empirical_cdf),
+    PluginDef("count", "Number of clients per branch", (), implementation=count),
+    PluginDef("sum", "Sum of the metric per branch", (), implementation=sum_),
     PluginDef("linear_model_mean", "Mean by OLS, optionally adjusted for a pre-enrollment covariate",
-              (_DROP_HIGHEST, _CI, _SEQUENTIAL,
+              (_DROP_HIGHEST, _CLIP_INFLUENCE, _CI, _SEQUENTIAL, _SEQUENTIAL_TUNING,
                Param("covariate_adjustment", "object", None,
                      "Pre-enrollment period whose value of the same metric is the covariate",
                      schema_extra=(("properties", {"period": {"type": "string",
                                                               "enum": list(_PERIOD_NAMES)}}),
                                    ("required", ["period"]),
-                                   ("additionalProperties", False))))),
+                                   ("additionalProperties", False)))),
+              implementation=linear_model_mean),
     PluginDef("per_client_dau_impact", "Impact on daily active users, per client",
-              (_NUM_SAMPLES, _DROP_HIGHEST, _CI)),
+              (_NUM_SAMPLES, _DROP_HIGHEST, _CLIP_INFLUENCE, _CI),
+              implementation=per_client_dau_impact),
     PluginDef("population_ratio", "Ratio of two metrics' sums over the population",
               (Param("numerator", "string", None, "Metric slug of the numerator", required=True),
                Param("denominator", "string", None, "Metric slug of the denominator", required=True),
-               _NUM_SAMPLES, _DROP_HIGHEST, _CI)),
+               _NUM_SAMPLES, _DROP_HIGHEST, _CLIP_INFLUENCE, _CI),
+              implementation=population_ratio),
 )
 
 STATISTICS: MappingProxyType[str, PluginDef] = MappingProxyType({d.name: d for d in _DECLARATIONS})

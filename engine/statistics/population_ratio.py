@@ -1,0 +1,54 @@
+"""population_ratio: sum(numerator) / sum(denominator) per branch, Bayesian-bootstrapped.
+
+Each client's (numerator, denominator) pair is resampled jointly, so replicates are ratios of
+weighted means; drop_highest drops the clients above the numerator's quantile.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.statistics.bootstrap import clip_highest
+from engine.statistics.context import Context
+from engine.statistics.intervals import Estimate, Options, replicate_records
+from engine.statistics.records import (ALL_NULL, EMPTY_BRANCH, NOT_APPLICABLE, SINGLE_CLIENT,
+                                       ZERO_VARIANCE, StatisticRecord)
+from engine.statistics.resample import branch_rng, mean_replicates
+
+
+def population_ratio(ctx: Context) -> list[StatisticRecord]:
+    num_name, den_name = ctx.params.get("numerator"), ctx.params.get("denominator")
+    num_all, den_all = ctx.column(num_name), ctx.column(den_name)
+    branch = ctx.data["branch"]
+    drop = float(ctx.params.get("drop_highest") or 0)
+    influence = bool(ctx.params.get("clip_influence", False))
+    estimates = {}
+    for b in ctx.branches:
+        mask = (branch == b).to_numpy(dtype=bool)
+        num, den = num_all[mask], den_all[mask]
+        keep = np.isfinite(num) & np.isfinite(den)
+        estimates[b] = _estimate(ctx, b, clip_highest(num[keep], drop, influence), den[keep],
+                                 int(mask.sum()))
+    return replicate_records(ctx.labels, estimates, ctx.reference_branch,
+                             Options.from_params(ctx.params))
+
+
+def _estimate(ctx: Context, b: str, num: np.ndarray, den: np.ndarray, n_rows: int) -> Estimate:
+    if n_rows == 0:
+        return Estimate(b, None, None, 0, EMPTY_BRANCH, "no client in this branch")
+    if len(num) == 0:
+        return Estimate(b, None, None, 0, ALL_NULL, "no client has both values")
+    total = float(den.sum())
+    if total == 0:
+        return Estimate(b, None, None, len(num), NOT_APPLICABLE, "the denominator sums to 0")
+    point = float(num.sum()) / total
+    if len(num) == 1:
+        return Estimate(b, point, None, 1, SINGLE_CLIENT, "only one client has both values")
+    if num.min() == num.max() and den.min() == den.max():
+        return Estimate(b, point, np.full(1, point), len(num), ZERO_VARIANCE,
+                        "every client has the same pair of values")
+    rng = branch_rng(ctx.seed, ctx.labels.statistic, ctx.metric, b)
+    reps = mean_replicates(np.column_stack((num, den)), int(ctx.params.get("num_samples", 10000)),
+                           rng)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = reps[:, 0] / reps[:, 1]
+    return Estimate(b, point, ratio, len(num))

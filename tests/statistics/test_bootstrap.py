@@ -1,0 +1,96 @@
+"""bootstrap_mean and the resampling core: seeding, reuse, exactness of the schemes."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.statistics import compute
+from engine.statistics.resample import MAX_LEVELS, branch_rng, mean_replicates
+
+
+def _frame(rng, sizes, draw):
+    return pd.DataFrame({"branch": np.repeat(list(sizes), list(sizes.values())),
+                         "m": draw(rng, sum(sizes.values()))})
+
+
+def _lognormal(rng, n):
+    return rng.lognormal(0, 1, n)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers():
+    df = _frame(np.random.default_rng(0), {"control": 3000, "treatment": 3000}, _lognormal)
+    a = compute("bootstrap_mean", df, "m", "control", {"num_samples": 500}, seed=7)
+    b = compute("bootstrap_mean", df, "m", "control", {"num_samples": 500}, seed=7)
+    c = compute("bootstrap_mean", df, "m", "control", {"num_samples": 500}, seed=8)
+    assert [r.to_dict() for r in a] == [r.to_dict() for r in b]
+    assert [r.lower for r in a] != [r.lower for r in c]
+
+
+def test_branch_replicates_do_not_depend_on_other_branches():
+    """Replicates are per branch (drawn once): adding a branch leaves the others' numbers."""
+    rng = np.random.default_rng(1)
+    two = _frame(rng, {"control": 800, "treatment": 800}, _lognormal)
+    three = pd.concat([two, pd.DataFrame({"branch": "extra", "m": rng.lognormal(size=800)})])
+    params = {"num_samples": 1000}
+    small = {(r.branch, r.comparison): r
+             for r in compute("bootstrap_mean", two, "m", "control", params)}
+    big = {(r.branch, r.comparison): r
+           for r in compute("bootstrap_mean", three, "m", "control", params)}
+    for key, rec in small.items():
+        assert big[key].lower == rec.lower and big[key].upper == rec.upper
+    assert ("extra", "difference") in big
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_replicate_moments_match_bayesian_bootstrap(exact):
+    """Mean and sd of a Bayesian-bootstrap mean are known: xbar and pop_sd / sqrt(n + 1)."""
+    x = np.random.default_rng(2).lognormal(size=MAX_LEVELS * 4)
+    reps = mean_replicates(x, 6000, branch_rng(0, "b"), exact=exact)[:, 0]
+    expected_sd = x.std() / np.sqrt(len(x) + 1)
+    assert reps.mean() == pytest.approx(x.mean(), abs=4 * expected_sd / np.sqrt(6000))
+    assert reps.std() == pytest.approx(expected_sd, rel=0.05)
+
+
+def test_few_distinct_values_use_the_exact_histogram():
+    x = np.random.default_rng(3).poisson(2.0, 50_000).astype(float)
+    reps = mean_replicates(x, 4000, branch_rng(0, "p"))[:, 0]
+    assert reps.std() == pytest.approx(x.std() / np.sqrt(len(x) + 1), rel=0.06)
+
+
+def test_drop_highest_clips_at_the_branch_quantile_as_upstream():
+    x = np.arange(1000, dtype=float)
+    df = pd.DataFrame({"branch": "control", "m": x})
+    [rec] = compute("bootstrap_mean", df, "m", "control", {"drop_highest": 0.1})
+    assert rec.point == pytest.approx(np.minimum(x, np.quantile(x, 0.9)).mean())
+    assert rec.n == len(x)
+    assert rec.lower < rec.point < rec.upper
+
+
+def test_planted_effect_is_found_and_comparisons_share_replicates():
+    rng = np.random.default_rng(4)
+    df = _frame(rng, {"control": 5000, "treatment": 5000}, _lognormal)
+    df.loc[df.branch == "treatment", "m"] *= 1.2
+    recs = {(r.branch, r.comparison): r for r in
+            compute("bootstrap_mean", df, "m", "control", {"num_samples": 2000})}
+    rel = recs["treatment", "relative_uplift"]
+    assert rel.lower > 0.05 and rel.upper < 0.35
+    assert rel.p_value < 0.01
+    assert recs["treatment", "difference"].p_value == rel.p_value  # same draws, same sign
+
+
+@pytest.mark.parametrize("ci", [0.5, 0.9, 0.99])
+def test_any_confidence_level_gives_bounds(ci):
+    df = _frame(np.random.default_rng(5), {"control": 500, "treatment": 500}, _lognormal)
+    widths = [r.upper - r.lower for r in compute("bootstrap_mean", df, "m", "control",
+                                                 {"confidence_interval": ci})]
+    assert all(w > 0 for w in widths)
+
+
+def test_records_are_json_ready():
+    df = _frame(np.random.default_rng(6), {"control": 50, "treatment": 50}, _lognormal)
+    import json
+    for rec in compute("bootstrap_mean", df, "m", "control"):
+        d = rec.to_dict()
+        json.dumps(d)
+        assert {"metric", "statistic", "parameter", "branch", "comparison",
+                "comparison_to_branch", "ci_width", "point", "lower", "upper", "segment",
+                "analysis_basis", "window_index", "p_value", "n", "state"} <= set(d)
