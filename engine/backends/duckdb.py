@@ -1,0 +1,162 @@
+"""The embedded default backend: DuckDB, hardened.
+
+Layout: the connection's own database (a results file, or memory) holds our tables (enrollments,
+per-client metrics, results); the telemetry file is attached READ_ONLY as catalog `warehouse`.
+BigQuery names with a dataset (`project.dataset.table`, `dataset.table`) map to
+`warehouse.dataset.table`; one-part names are our own tables or CTEs.
+
+Hardening, applied right after attaching: external access off (no file/URL reads or writes, no
+ATTACH), extension install/autoload off, configuration locked. Every user-facing statement must
+be exactly one SELECT (checked on the sqlglot tree and again by DuckDB's own statement parser),
+and runs under a timer that interrupts it after `timeout` seconds.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import sqlglot
+from sqlglot import exp
+
+from engine.backends.base import (BackendError, DryRunResult, check_table_name, parse_select,
+                                  sql_finding)
+from engine.backends.duckdb_udfs import MACROS, rename_udfs
+
+WAREHOUSE = "warehouse"
+_HARDENING = (
+    "SET enable_external_access = false",
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET allow_community_extensions = false",
+    "SET lock_configuration = true",
+)
+_ATTACH = sqlglot.parse_one("ATTACH :path AS warehouse (READ_ONLY)", read="duckdb")
+
+
+def _map_table(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Table) and node.args.get("db") is not None:
+        mapped = node.copy()
+        mapped.set("catalog", exp.to_identifier(WAREHOUSE))
+        return mapped
+    return node
+
+
+def to_duckdb(tree: exp.Expression) -> str:
+    """A BigQuery-dialect tree as DuckDB SQL: warehouse names mapped, mozfun UDFs renamed."""
+    mapped = tree.copy().transform(_map_table).transform(rename_udfs)
+    return mapped.sql(dialect="duckdb")
+
+
+class DuckDBBackend:
+    name = "duckdb"
+
+    def __init__(self, telemetry: str | Path | None = None, results: str | Path = ":memory:",
+                 timeout: float = 600.0, threads: int | None = None,
+                 memory_limit: str | None = None):
+        self.timeout = timeout
+        self._con = duckdb.connect(str(results))
+        if threads:
+            self._con.execute("SET threads = ?", [threads])
+        if memory_limit:
+            self._con.execute("SET memory_limit = ?", [memory_limit])
+        if telemetry is not None:
+            path = exp.Literal.string(str(Path(telemetry).resolve()))
+            self._con.execute(exp.replace_placeholders(_ATTACH.copy(), path=path).sql("duckdb"))
+        for statement in _HARDENING:
+            self._con.execute(statement)
+        for macro in MACROS.values():
+            self._con.execute(macro)
+
+    def close(self) -> None:
+        self._con.close()
+
+    # -- statements -------------------------------------------------------------------------
+    def _checked(self, sql: str) -> str:
+        duck_sql = to_duckdb(parse_select(sql))
+        statements = self._con.extract_statements(duck_sql)
+        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+            raise BackendError(sql_finding("sql-not-single-select",
+                                           "the transpiled statement is not a single SELECT"))
+        return duck_sql
+
+    def _run(self, duck_sql: str, fetch: bool = True) -> pd.DataFrame | None:
+        timer = threading.Timer(self.timeout, self._con.interrupt)
+        timer.start()
+        try:
+            cursor = self._con.execute(duck_sql)
+            return cursor.df() if fetch else None
+        except duckdb.InterruptException as err:
+            raise BackendError(sql_finding(
+                "sql-timeout", f"query interrupted after {self.timeout:g} s")) from err
+        except duckdb.Error as err:
+            raise BackendError(sql_finding(_error_code(err), str(err))) from err
+        finally:
+            timer.cancel()
+
+    def dry_run(self, sql: str) -> DryRunResult:
+        """Bind and plan without reading data: the query wrapped in LIMIT 0."""
+        try:
+            tree = parse_select(sql)
+            probe = exp.select("*").from_(tree.subquery("dry_run")).limit(0)
+            self._run(self._checked(probe.sql(dialect="bigquery")))
+        except BackendError as err:
+            return DryRunResult(None, (err.finding,))
+        return DryRunResult(None, ())
+
+    def query(self, sql: str) -> pd.DataFrame:
+        return self._run(self._checked(sql))
+
+    # -- our own tables ---------------------------------------------------------------------
+    def materialize(self, name: str, sql: str) -> None:
+        """CREATE OR REPLACE inside one transaction: a failure leaves the old table intact."""
+        select = self._checked(sql)
+        create = exp.Create(this=exp.to_table(check_table_name(name)), kind="TABLE",
+                            replace=True, expression=sqlglot.parse_one(select, read="duckdb"))
+        self._transaction(create.sql(dialect="duckdb"))
+
+    def write_table(self, name: str, frame: pd.DataFrame) -> None:
+        view = f"_frame_{threading.get_ident()}"
+        self._con.register(view, frame)
+        try:
+            create = exp.Create(this=exp.to_table(check_table_name(name)), kind="TABLE",
+                                replace=True, expression=exp.select("*").from_(view))
+            self._transaction(create.sql(dialect="duckdb"))
+        finally:
+            self._con.unregister(view)
+
+    def _transaction(self, statement: str) -> None:
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            self._run(statement, fetch=False)
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
+
+    def table_exists(self, name: str) -> bool:
+        return name in self.list_tables()
+
+    def list_tables(self, prefix: str = "") -> list[str]:
+        rows = self._con.execute(
+            "SELECT table_name FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND schema_name = 'main' ORDER BY 1"
+        ).fetchall()
+        return [r[0] for r in rows if r[0].startswith(prefix)]
+
+    def drop_table(self, name: str) -> None:
+        drop = exp.Drop(tables=[exp.to_table(check_table_name(name))], kind="TABLE", exists=True)
+        self._con.execute(drop.sql(dialect="duckdb"))
+
+
+def _error_code(err: duckdb.Error) -> str:
+    if isinstance(err, duckdb.CatalogException):
+        return "sql-unknown-name"
+    if isinstance(err, duckdb.BinderException):
+        return "sql-binder"
+    if isinstance(err, duckdb.ParserException):
+        return "sql-parse"
+    if isinstance(err, duckdb.PermissionException):
+        return "sql-refused"
+    return "sql-error"

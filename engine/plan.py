@@ -1,0 +1,79 @@
+"""What to compute for one experiment on one date: periods x windows x bases x segments."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from engine.config.spec import ANALYSIS_BASES, AnalysisSpec, Metric
+from engine.windows import Timeline, Window, ready_windows, timeline_of
+
+ALL_SEGMENT = "all"
+
+
+def table_slug(slug: str) -> str:
+    """A slug usable inside table names (BigQuery and DuckDB): lowercase, [a-z0-9_] only."""
+    return re.sub(r"[^a-z0-9_]", "_", slug.lower())
+
+
+def enrollments_table(slug: str) -> str:
+    return f"enrollments_{table_slug(slug)}"
+
+
+@dataclass(frozen=True)
+class WindowTask:
+    """One per-client metrics table to compute: a window, a basis and the metrics it holds."""
+
+    slug: str
+    window: Window
+    basis: str
+    metrics: tuple[Metric, ...]
+
+    @property
+    def table_name(self) -> str:
+        return f"{table_slug(self.slug)}_{self.basis}_{self.window.period}_{self.window.number}"
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    spec: AnalysisSpec
+    date: dt.date
+    timeline: Timeline | None
+    tasks: tuple[WindowTask, ...]
+    segments: tuple[str, ...]  # "all" first, then configured segments
+
+    @property
+    def enrollment_closed(self) -> bool:
+        return self.timeline is not None and self.date >= self.timeline.last_enrollment_date
+
+    def tasks_for(self, period: str) -> tuple[WindowTask, ...]:
+        return tuple(t for t in self.tasks if t.window.period == period)
+
+
+def metrics_for_basis(metrics: tuple[Metric, ...], basis: str) -> tuple[Metric, ...]:
+    """Metrics computed in SQL (with a select expression) that take part in `basis`."""
+    return tuple(
+        m for m in metrics
+        if basis in m.analysis_bases and m.select_expression is not None and m.data_source
+    )
+
+
+def plan(
+    spec: AnalysisSpec, date: dt.date, registry_entry: Mapping[str, Any] | None = None
+) -> AnalysisPlan:
+    """Every window of every configured period that is ready on `date`, for each basis
+    (pre-enrollment windows: enrollments basis only)."""
+    timeline = timeline_of(spec.experiment, registry_entry)
+    tasks: list[WindowTask] = []
+    if timeline is not None:
+        for period, metrics in spec.metrics.items():
+            for win in ready_windows(period, timeline, date):
+                for basis in ANALYSIS_BASES:
+                    if basis == "exposures" and win.is_preenrollment:
+                        continue  # exposure follows enrollment; nothing to anchor before it
+                    chosen = metrics_for_basis(metrics, basis)
+                    if chosen:
+                        tasks.append(WindowTask(spec.experiment.slug, win, basis, chosen))
+    segments = (ALL_SEGMENT,) + tuple(s.name for s in spec.segments)
+    return AnalysisPlan(spec, date, timeline, tuple(tasks), segments)

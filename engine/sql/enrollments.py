@@ -1,0 +1,88 @@
+"""The enrollments query: one row per analysis unit with its branch and enrollment date.
+
+Sources: desktop Normandy enroll events, Glean `nimbus_events.enrollment` events, or the
+experiment's own `enrollment_query` (which must return client_id, branch, enrollment_date).
+All are restricted to the enrollment period; units seen in more than one branch are dropped;
+`sample_size` keeps a deterministic percentage of units.
+"""
+from __future__ import annotations
+
+from sqlglot import exp
+
+from engine.config.spec import ExperimentSpec
+from engine.sql.dialect import fill, literal, parse_query
+from engine.windows import Timeline
+
+WAREHOUSE = "moz-fx-data-shared-prod"
+NORMANDY_PLATFORMS = ("firefox_desktop",)
+
+_NORMANDY = """
+SELECT e.:unit AS client_id,
+       mozfun.map.get_key(e.event_map_values, 'branch') AS branch,
+       e.submission_date AS enrollment_date
+FROM :events AS e
+WHERE e.event_category = 'normandy' AND e.event_method = 'enroll'
+  AND e.event_string_value = :slug
+  AND e.submission_date BETWEEN :first AND :last
+"""
+
+_GLEAN = """
+SELECT e.:unit AS client_id,
+       JSON_VALUE(e.event_extra, '$.branch') AS branch,
+       DATE(e.submission_timestamp) AS enrollment_date
+FROM :events AS e
+WHERE e.event_category = 'nimbus_events' AND e.event_name = 'enrollment'
+  AND JSON_VALUE(e.event_extra, '$.experiment') = :slug
+  AND DATE(e.submission_timestamp) BETWEEN :first AND :last
+"""
+
+_CUSTOM = """
+SELECT q.client_id AS client_id, q.branch AS branch, q.enrollment_date AS enrollment_date
+FROM :query AS q
+WHERE q.enrollment_date BETWEEN :first AND :last
+"""
+
+_PER_UNIT = """
+SELECT r.client_id AS client_id,
+       MIN(r.branch) AS branch,
+       MIN(r.enrollment_date) AS enrollment_date,
+       COUNT(*) AS num_enrollment_events
+FROM :rows AS r
+WHERE r.branch IS NOT NULL
+GROUP BY r.client_id
+HAVING COUNT(DISTINCT r.branch) = 1
+"""
+
+_SAMPLE = "MOD(ABS(FARM_FINGERPRINT(CAST(client_id AS STRING))), 100) < :percent"
+
+
+def unit_column(experiment: ExperimentSpec) -> str:
+    return "profile_group_id" if experiment.analysis_unit == "profile_group" else "client_id"
+
+
+def warehouse_table(dataset: str, table: str) -> exp.Table:
+    return exp.table_(table, db=dataset, catalog=WAREHOUSE, quoted=True)
+
+
+def enrollment_rows(experiment: ExperimentSpec, timeline: Timeline) -> exp.Query:
+    """Raw (unit, branch, date) enrollment rows from the experiment's source."""
+    bounds = dict(first=literal(timeline.start_date), last=literal(timeline.last_enrollment_date))
+    if experiment.enrollment_query:
+        query = parse_query(experiment.enrollment_query).subquery()
+        return fill(_CUSTOM, query=query, **bounds)
+    unit = exp.to_identifier(unit_column(experiment))
+    slug = literal(experiment.normandy_slug or experiment.slug)
+    if experiment.app_name in NORMANDY_PLATFORMS:
+        events = warehouse_table("telemetry", "events")
+        return fill(_NORMANDY, unit=unit, events=events, slug=slug, **bounds)
+    events = warehouse_table(experiment.app_name, "events_stream")
+    return fill(_GLEAN, unit=unit, events=events, slug=slug, **bounds)
+
+
+def enrollments_query(experiment: ExperimentSpec, timeline: Timeline) -> exp.Query:
+    """One row per unit: client_id, branch, enrollment_date, num_enrollment_events."""
+    query = fill(_PER_UNIT, rows=enrollment_rows(experiment, timeline).subquery())
+    if experiment.sample_size is not None and experiment.sample_size < 100:
+        sampled = fill(_SAMPLE, percent=literal(int(experiment.sample_size)))
+        query = exp.select("*").from_(query.subquery("u")).where(sampled)
+    return query

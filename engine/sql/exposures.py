@@ -1,0 +1,101 @@
+"""Exposures: each enrolled unit's first exposure inside its exposure window.
+
+Default signal: desktop Normandy `expose` events, Glean `nimbus_events.exposure` events.
+A custom `exposure_signal` is a boolean `select_expression` over its data source: row-level
+(a unit is exposed on each day with a matching row), or an aggregate such as
+`COUNTIF(...) > 0` (evaluated per unit and day; exposed on the days it holds).
+Window bounds: int = days relative to the unit's enrollment date; "enrollment_start" /
+"enrollment_end" = the experiment's first / last enrollment date; "analysis_window_start" /
+"analysis_window_end" = the unit's analysis window. Default: enrollment day .. window end.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlglot import exp
+
+from engine.config.spec import ExperimentSpec
+from engine.sql.dialect import column, field, fill, literal, parse_expression, parse_from
+from engine.sql.enrollments import NORMANDY_PLATFORMS, unit_column, warehouse_table
+from engine.windows import Timeline, Window
+
+_NORMANDY = """
+SELECT x.:unit AS client_id, x.submission_date AS submission_date
+FROM :events AS x
+WHERE x.event_category = 'normandy' AND x.event_method = 'expose'
+  AND x.event_string_value = :slug AND x.submission_date BETWEEN :first AND :last
+"""
+
+_GLEAN = """
+SELECT x.:unit AS client_id, DATE(x.submission_timestamp) AS submission_date
+FROM :events AS x
+WHERE x.event_category = 'nimbus_events' AND x.event_name = 'exposure'
+  AND JSON_VALUE(x.event_extra, '$.experiment') = :slug
+  AND DATE(x.submission_timestamp) BETWEEN :first AND :last
+"""
+
+_CUSTOM = """
+SELECT :unit AS client_id, :date AS submission_date
+FROM :source AS ds
+WHERE (:signal) AND :date BETWEEN :first AND :last
+"""
+
+_CUSTOM_AGGREGATE = """
+SELECT :unit AS client_id, :date AS submission_date
+FROM :source AS ds
+WHERE :date BETWEEN :first AND :last
+GROUP BY :unit, :date
+HAVING (:signal)
+"""
+
+_EXPOSURES = """
+SELECT e.client_id AS client_id, MIN(x.submission_date) AS exposure_date,
+       COUNT(*) AS num_exposure_events
+FROM enrollments AS e
+JOIN :signal AS x
+  ON x.client_id = e.client_id AND x.submission_date BETWEEN :window_start AND :window_end
+GROUP BY e.client_id
+"""
+
+
+def _bound(value: int | str | None, default: int | str, win: Window, timeline: Timeline
+           ) -> tuple[exp.Expression, dt.date, dt.date]:
+    """(per-unit date expression, earliest date, latest date) of one exposure-window bound."""
+    value = default if value is None else value
+    fixed = {"enrollment_start": timeline.start_date, "enrollment_end": timeline.last_enrollment_date}
+    if isinstance(value, str) and value in fixed:
+        return literal(fixed[value]), fixed[value], fixed[value]
+    offsets = {"analysis_window_start": win.start, "analysis_window_end": win.end}
+    if isinstance(value, str) and value not in offsets:
+        raise ValueError(f"unknown exposure window bound {value!r}")
+    days = offsets[value] if isinstance(value, str) else int(value)
+    enrolled = column("enrollment_date", "e")
+    expression = exp.DateAdd(this=enrolled, expression=literal(days), unit=exp.var("DAY"))
+    delta = dt.timedelta(days=days)
+    return expression, timeline.start_date + delta, timeline.last_enrollment_date + delta
+
+
+def exposures_query(experiment: ExperimentSpec, win: Window, timeline: Timeline) -> exp.Query:
+    """Per enrolled unit (from CTE `enrollments`): exposure_date, num_exposure_events."""
+    signal = experiment.exposure_signal
+    start, first, _ = _bound(signal and signal.window_start, 0, win, timeline)
+    end, _, last = _bound(signal and signal.window_end, "analysis_window_end", win, timeline)
+    bounds = dict(first=literal(first), last=literal(last))
+    unit = exp.to_identifier(unit_column(experiment))
+    if signal is not None:
+        source = signal.data_source
+        unit_name = (source.group_id_column if experiment.analysis_unit == "profile_group"
+                     else source.client_id_column)
+        condition = parse_expression(signal.select_expression)
+        template = _CUSTOM_AGGREGATE if condition.find(exp.AggFunc) else _CUSTOM
+        rows = fill(template, unit=field("ds", unit_name),
+                    date=field("ds", source.submission_date_column),
+                    source=parse_from(source.from_expression),
+                    signal=condition, **bounds)
+    elif experiment.app_name in NORMANDY_PLATFORMS:
+        rows = fill(_NORMANDY, unit=unit, events=warehouse_table("telemetry", "events"),
+                    slug=literal(experiment.normandy_slug or experiment.slug), **bounds)
+    else:
+        rows = fill(_GLEAN, unit=unit, events=warehouse_table(experiment.app_name, "events_stream"),
+                    slug=literal(experiment.normandy_slug or experiment.slug), **bounds)
+    return fill(_EXPOSURES, signal=rows.subquery(), window_start=start, window_end=end)
