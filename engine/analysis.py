@@ -1,0 +1,204 @@
+"""Run one experiment end to end for a date, idempotently.
+
+runnable checks -> per-client metric tables (engine.compute) -> pre-treatments and statistics
+per window, basis, segment and metric -> sample-ratio test -> result tables -> JSON export.
+
+Every table write is atomic and the export is written only after every table, so a run killed
+midway leaves each table and file either as it was or fully replaced. Seeds depend only on
+what is computed, so a rerun for the same date writes identical tables and files. Failures are
+recorded as `ErrorRecord`s (and exported) instead of propagating.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+from sqlglot import exp
+
+from engine.compute import ClientMetricsTable, compute_client_metrics
+from engine.config.spec import PERIODS, AnalysisSpec, ExperimentSpec, Metric
+from engine.export import Sink, export_errors, export_experiment
+from engine.plan import enrollments_table
+from engine.results import read_period, write_windows
+from engine.results_metadata import ErrorRecord, build_metadata, errors_list, srm_dict
+from engine.results_statistics import WindowInput, window_statistics
+from engine.statistics.records import StatisticRecord
+from engine.statistics.srm import srm_test
+
+Progress = Callable[[float, str], None]  # (fraction of this experiment done, what is running)
+
+
+@dataclass(frozen=True)
+class Runnable:
+    status: str  # "run" | "skipped" | "failed"
+    reason: str = ""
+    date: dt.date | None = None  # the date analysed (clamped to the end date once ended)
+
+
+@dataclass(frozen=True)
+class ExperimentOutcome:
+    slug: str
+    status: str  # "ok" | "failed" | "skipped"
+    reason: str = ""
+    windows: int = 0
+    errors: tuple[ErrorRecord, ...] = ()
+    files: tuple[str, ...] = field(default=())
+
+
+def check_runnable(experiment: ExperimentSpec, date: dt.date) -> Runnable:
+    if experiment.skip:
+        return Runnable("skipped", "skip = true in its config")
+    if experiment.is_rollout:
+        return Runnable("skipped", "a rollout has no branches to compare")
+    if experiment.start_date is None:
+        return Runnable("failed", "no start date (neither configured nor in the registry)")
+    last = experiment.last_enrollment_date
+    if last is None:
+        return Runnable("failed", "no enrollment period (neither configured nor in the registry)")
+    if date < experiment.start_date:
+        return Runnable("skipped", f"not started (starts {experiment.start_date})")
+    if date < last:
+        return Runnable("skipped", f"enrollment not complete (last enrollment day {last})")
+    if experiment.end_date is not None and date > experiment.end_date:
+        return Runnable("run", f"ended on {experiment.end_date}", experiment.end_date)
+    return Runnable("run", "", date)
+
+
+def _table_frame(backend: Any, table: str) -> pd.DataFrame:
+    return backend.query(exp.select("*").from_(exp.to_table(table)).sql(dialect="bigquery"))
+
+
+def _branch_counts(backend: Any, table: str) -> dict[str, int]:
+    tree = (exp.select("branch", exp.func("COUNT", exp.Star()).as_("n"))
+            .from_(exp.to_table(table)).group_by("branch").order_by("branch"))
+    frame = backend.query(tree.sql(dialect="bigquery"))
+    return {str(b): int(n) for b, n in zip(frame["branch"], frame["n"])}
+
+
+def _table_metrics(spec: AnalysisSpec, table: ClientMetricsTable) -> tuple[Metric, ...]:
+    """The period's metrics in this table, plus derived ones (population_ratio) on this basis."""
+    return tuple(m for m in spec.metrics.get(table.period, ())
+                 if m.name in table.metrics
+                 or (m.select_expression is None and table.basis in m.analysis_bases))
+
+
+class _Run:
+    """The state of one experiment's analysis; `analyse_experiment` is its only user."""
+
+    def __init__(self, spec: AnalysisSpec, backend: Any, date: dt.date, progress: Progress | None):
+        self.spec, self.backend, self.date = spec, backend, date
+        self.slug = spec.experiment.slug
+        self.progress = progress or (lambda fraction, what: None)
+        self.errors: list[ErrorRecord] = []
+
+    def error(self, stage: str, error: BaseException, **where: Any) -> None:
+        self.errors.append(ErrorRecord.from_exception(
+            error, experiment=self.slug, analysis_date=self.date.isoformat(), stage=stage, **where))
+
+    def statistics(self, tables: list[ClientMetricsTable]) -> dict[tuple[str, int], list]:
+        experiment = self.spec.experiment
+        branches = tuple(b.slug for b in experiment.branches)
+        covariates: dict[str, pd.DataFrame] = {}  # period -> frame; a covariate fits any basis
+        windows: dict[tuple[str, int], list[StatisticRecord]] = {}
+        ordered = sorted(tables, key=lambda t: not t.window.is_preenrollment)  # covariates first
+        for done, table in enumerate(ordered):
+            self.progress(0.5 + 0.4 * done / max(len(ordered), 1), f"statistics {table.table}")
+            windows.setdefault((table.period, table.window.number), [])
+            try:
+                frame = _table_frame(self.backend, table.table)
+            except Exception as error:  # noqa: BLE001 - recorded, other tables go on
+                self.error("statistics", error, period=table.period,
+                           window_index=table.window.number, analysis_basis=table.basis)
+                continue
+            if table.window.is_preenrollment and table.basis == "enrollments":
+                covariates[table.period] = frame
+            records, errors = window_statistics(WindowInput(
+                self.slug, self.date.isoformat(), table.period, table.window.number,
+                table.window.length, table.basis, frame, _table_metrics(self.spec, table),
+                table.segments, experiment.reference_branch or branches[0], branches,
+                covariates))
+            windows[(table.period, table.window.number)] += records
+            self.errors += errors
+        return windows
+
+    def sample_ratio(self, tables: list[ClientMetricsTable]) -> tuple[dict, dict]:
+        ratios = {b.slug: b.ratio for b in self.spec.experiment.branches}
+        sources = {"enrollments": enrollments_table(self.slug)}
+        exposed = next((t.table for t in tables if t.basis == "exposures"), None)
+        if exposed:
+            sources["exposures"] = exposed
+        counts, tests = {}, {}
+        for basis, table in sources.items():
+            try:
+                counts[basis] = _branch_counts(self.backend, table)
+                tests[basis] = srm_dict(srm_test(counts[basis], ratios))
+            except Exception as error:  # noqa: BLE001
+                self.error("srm", error, analysis_basis=basis)
+        return counts, {b: _json_safe(t) for b, t in tests.items()}
+
+
+def _json_safe(value: Any) -> Any:
+    """SRM dicts may hold infinities (a stray branch); JSON has no such number."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return None
+    return value
+
+
+def analyse_experiment(spec: AnalysisSpec, backend: Any, date: dt.date, sink: Sink, *,
+                       commit: str | None = None, progress: Progress | None = None,
+                       outcomes: Mapping[str, Mapping[str, Any]] | None = None) -> ExperimentOutcome:
+    """Analyse one experiment for `date`; never raises for a failure of the experiment."""
+    slug = spec.experiment.slug
+    check = check_runnable(spec.experiment, date)
+    if check.status == "skipped":
+        return ExperimentOutcome(slug, "skipped", check.reason)
+    run = _Run(spec, backend, check.date or date, progress)
+    if check.status == "failed":
+        run.errors.append(ErrorRecord(slug, date.isoformat(), "runnable", check.reason))
+        return _finish(run, sink, check.reason, 0)
+    try:
+        tables = compute_client_metrics(
+            spec, backend, run.date,
+            progress=lambda done, total, name: run.progress(0.5 * done / total, name))
+    except Exception as error:  # noqa: BLE001
+        run.error("metrics", error)
+        return _finish(run, sink, "per-client metrics failed", 0)
+    windows = run.statistics(tables)
+    counts, tests = run.sample_ratio(tables)
+    run.progress(0.9, "result tables")
+    try:
+        for period in PERIODS:
+            mine = {n: records for (p, n), records in windows.items() if p == period}
+            if mine:
+                write_windows(backend, slug, period, mine)
+        statistics = {p: read_period(backend, slug, p) for p in PERIODS}
+    except Exception as error:  # noqa: BLE001
+        run.error("tables", error)
+        return _finish(run, sink, "writing result tables failed", 0)
+    run.progress(0.95, "export")
+    metadata = build_metadata(spec, run.date, commit=commit, enrollment=counts,
+                              sample_ratio=tests, outcomes=outcomes)
+    try:
+        files = export_experiment(sink, slug, {p: r for p, r in statistics.items() if r},
+                                  metadata, errors_list(run.errors))
+    except Exception as error:  # noqa: BLE001
+        run.error("export", error)
+        return _finish(run, sink, "export failed", len(windows))
+    run.progress(1.0, "done")
+    status = "failed" if any(e.log_level == "ERROR" for e in run.errors) else "ok"
+    return ExperimentOutcome(slug, status, check.reason, len(windows), tuple(run.errors),
+                             tuple(files))
+
+
+def _finish(run: _Run, sink: Sink, reason: str, windows: int) -> ExperimentOutcome:
+    """A failed run: export its errors (best effort), leave every result as it was."""
+    files: tuple[str, ...] = ()
+    try:
+        files = (export_errors(sink, run.slug, errors_list(run.errors)),)
+    except Exception as error:  # noqa: BLE001
+        run.error("export", error)
+    return ExperimentOutcome(run.slug, "failed", reason, windows, tuple(run.errors), files)

@@ -1,0 +1,109 @@
+"""JSON export of an experiment's results to a directory or to `gs://bucket/prefix`.
+
+Files per experiment: `statistics_<slug>_<period>.json` (a JSON array of records, upstream shape
+plus additive fields), `metadata_<slug>.json` and `errors_<slug>.json`. The text is serialised
+deterministically (sorted metadata keys, fixed record field order), so a rerun with the same
+inputs writes byte-identical files. Local writes are atomic (temp file + os.replace); a GCS
+object upload is atomic by itself.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Protocol
+
+from engine.results import normalize_record
+
+EXPORT_SCHEMA_VERSION = 1
+
+
+class Sink(Protocol):
+    def write_text(self, name: str, text: str) -> str:
+        """Store `text` under `name`; return the location written."""
+
+
+class DirectorySink:
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def write_text(self, name: str, text: str) -> str:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self.directory / name
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; exports are meant to be read by others
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return str(target)
+
+
+class GcsSink:
+    """Objects `gs://<bucket>/<prefix>/<name>` through google-cloud-storage."""
+
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+        if client is None:
+            from google.cloud import storage
+
+            client = storage.Client()
+        self.bucket = client.bucket(bucket)
+        self.prefix = prefix.strip("/")
+
+    def write_text(self, name: str, text: str) -> str:
+        key = f"{self.prefix}/{name}" if self.prefix else name
+        self.bucket.blob(key).upload_from_string(text.encode("utf-8"),
+                                                 content_type="application/json")
+        return f"gs://{self.bucket.name}/{key}"
+
+
+def open_sink(target: str | os.PathLike[str], client: Any = None) -> Sink:
+    """A sink for a directory path or a `gs://bucket/prefix` URL."""
+    text = os.fspath(target)
+    if text.startswith("gs://"):
+        bucket, _, prefix = text[len("gs://"):].partition("/")
+        if not bucket:
+            raise ValueError(f"no bucket in {text!r}")
+        return GcsSink(bucket, prefix, client=client)
+    return DirectorySink(text)
+
+
+def statistics_name(slug: str, period: str) -> str:
+    return f"statistics_{slug}_{period}.json"
+
+
+def metadata_name(slug: str) -> str:
+    return f"metadata_{slug}.json"
+
+
+def errors_name(slug: str) -> str:
+    return f"errors_{slug}.json"
+
+
+def _dumps(value: Any, sort_keys: bool) -> str:
+    return json.dumps(value, indent=1, sort_keys=sort_keys, ensure_ascii=False,
+                      allow_nan=False) + "\n"
+
+
+def export_experiment(sink: Sink, slug: str, statistics: Mapping[str, Iterable[Any]],
+                      metadata: Mapping[str, Any], errors: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Write the statistics of every period given, then errors, then metadata (last, because
+    pages list an experiment once its metadata exists). Returns the locations written."""
+    written = []
+    for period, records in statistics.items():
+        rows = [normalize_record(r) for r in records]
+        written.append(sink.write_text(statistics_name(slug, period), _dumps(rows, False)))
+    written.append(export_errors(sink, slug, errors))
+    written.append(sink.write_text(metadata_name(slug), _dumps(dict(metadata), True)))
+    return written
+
+
+def export_errors(sink: Sink, slug: str, errors: Iterable[Mapping[str, Any]]) -> str:
+    """Only the errors file: what a failed run publishes, leaving the results as they were."""
+    return sink.write_text(errors_name(slug), _dumps(list(errors), True))

@@ -1,0 +1,159 @@
+"""Statistics records as frames and result tables in a backend.
+
+A record keeps the upstream shape (`UPSTREAM_FIELDS`) so existing consumers read it; our
+extra fields (`ADDITIVE_FIELDS`, plus any further snake_case scalar a statistic adds) come after.
+Tables: one per window, `statistics_<slug>_<period>_<N>`, and one union per period,
+`statistics_<slug>_<period>`, carrying `window_index`. Every write goes through the backend's
+atomic `write_table`, so an interrupted run leaves the previous tables intact.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+import pandas as pd
+import sqlglot.expressions as exp
+
+from engine.plan import table_slug
+
+UPSTREAM_FIELDS = (
+    "metric",
+    "statistic",
+    "parameter",
+    "branch",
+    "comparison",
+    "comparison_to_branch",
+    "ci_width",
+    "point",
+    "lower",
+    "upper",
+    "segment",
+    "analysis_basis",
+    "window_index",
+)
+ADDITIVE_FIELDS = ("p_value", "n", "state", "reason")
+RECORD_FIELDS = UPSTREAM_FIELDS + ADDITIVE_FIELDS
+_NUMERIC = ("parameter", "ci_width", "point", "lower", "upper", "p_value")
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class TableBackend(Protocol):
+    """The part of `engine.backends.base` the results sinks use."""
+
+    def query(self, sql: str) -> Any: ...
+
+    def write_table(self, name: str, frame: pd.DataFrame) -> None: ...
+
+    def table_exists(self, name: str) -> bool: ...
+
+    def list_tables(self) -> Sequence[str]: ...
+
+
+def window_table(slug: str, period: str, window_index: int) -> str:
+    return f"statistics_{table_slug(slug)}_{period}_{int(window_index)}"
+
+
+def union_table(slug: str, period: str) -> str:
+    return f"statistics_{table_slug(slug)}_{period}"
+
+
+def _clean_number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def normalize_record(record: Any) -> dict[str, Any]:
+    """A record (dict or object with `to_dict()`) as a plain JSON-ready dict in field order.
+
+    `window_index` is a string, as upstream publishes it; NaN and infinities become null.
+    """
+    raw = dict(record.to_dict() if hasattr(record, "to_dict") else record)
+    out: dict[str, Any] = {name: raw.pop(name, None) for name in RECORD_FIELDS}
+    for name in _NUMERIC:
+        out[name] = _clean_number(out[name])
+    if out["window_index"] is not None:
+        out["window_index"] = str(int(out["window_index"]))
+    if out["n"] is not None:
+        out["n"] = int(out["n"])
+    if out["state"] is None:
+        out["state"] = "ok"
+    for name in sorted(raw):
+        value = raw[name]
+        if not _FIELD_NAME.match(name) or isinstance(value, (dict, list, tuple)):
+            continue  # only flat snake_case scalars are additive fields
+        out[name] = _clean_number(value) if isinstance(value, float) else value
+    return out
+
+
+def records_frame(records: Iterable[Any]) -> pd.DataFrame:
+    """Records as a frame with a stable column order (window_index as an integer column)."""
+    rows = [normalize_record(r) for r in records]
+    extras = sorted({k for row in rows for k in row} - set(RECORD_FIELDS))
+    frame = pd.DataFrame(rows, columns=list(RECORD_FIELDS) + extras)
+    frame = frame.astype({name: "float64" for name in _NUMERIC})
+    frame["window_index"] = pd.to_numeric(frame["window_index"]).astype("Int64")
+    frame["n"] = frame["n"].astype("Int64")
+    for name in RECORD_FIELDS:
+        if name not in _NUMERIC and name not in ("window_index", "n"):
+            frame[name] = frame[name].astype("object")
+    return frame
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The inverse of `records_frame`: JSON-ready dicts, nulls for missing values."""
+    rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return [normalize_record(row) for row in rows]
+
+
+def _select_all(table: str) -> str:
+    return exp.select("*").from_(exp.to_table(table)).sql(dialect="bigquery")
+
+
+def _as_frame(result: Any) -> pd.DataFrame:
+    return result if isinstance(result, pd.DataFrame) else result.to_pandas()
+
+
+def window_tables(backend: TableBackend, slug: str, period: str) -> dict[int, str]:
+    """Existing per-window result tables of one period, by window index."""
+    pattern = re.compile(re.escape(union_table(slug, period)) + r"_(\d+)$")
+    found = {}
+    for name in backend.list_tables():
+        match = pattern.match(name)
+        if match:
+            found[int(match.group(1))] = name
+    return dict(sorted(found.items()))
+
+
+def write_windows(backend: TableBackend, slug: str, period: str,
+                  windows: Mapping[int, Iterable[Any]]) -> list[str]:
+    """Replace each given window's result table, then rebuild the period's union once."""
+    written = []
+    for window_index, records in sorted(windows.items()):
+        frame = records_frame(records)
+        frame["window_index"] = pd.array([int(window_index)] * len(frame), dtype="Int64")
+        written.append(window_table(slug, period, window_index))
+        backend.write_table(written[-1], frame)
+    write_union(backend, slug, period)
+    return written
+
+
+def write_union(backend: TableBackend, slug: str, period: str) -> str:
+    """The union of a period's window tables, ordered by window (materialised atomically)."""
+    frames = [_as_frame(backend.query(_select_all(t)))
+              for t in window_tables(backend, slug, period).values()]
+    frames = [f for f in frames if len(f)]
+    union = pd.concat(frames, ignore_index=True) if frames else records_frame([])
+    name = union_table(slug, period)
+    backend.write_table(name, union)
+    return name
+
+
+def read_period(backend: TableBackend, slug: str, period: str) -> list[dict[str, Any]]:
+    """All records of a period from its union table (empty when nothing was written yet)."""
+    name = union_table(slug, period)
+    if not backend.table_exists(name):
+        return []
+    return frame_records(_as_frame(backend.query(_select_all(name))))

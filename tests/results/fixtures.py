@@ -1,0 +1,119 @@
+"""Well-formed result records and a complete export directory for page and export tests.
+
+Records are built with the statistics package's own record type from small seeded frames
+(mean with a normal interval, deciles, a histogram density and an ECDF), so their shape is the
+real one while the numbers stay cheap to compute.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+
+from engine.config.spec import AnalysisSpec, Branch, DataSource, ExperimentSpec, Metric, Segment
+from engine.config.spec import SegmentDataSource, StatisticSpec
+from engine.export import DirectorySink, export_experiment
+from engine.results_metadata import ErrorRecord, build_metadata, errors_list
+from engine.statistics.records import Labels, StatisticRecord, make_record
+
+BRANCHES = ("control", "treatment")
+SEGMENTS = ("all", "new_users")
+UPLIFT = {"all": 0.05, "new_users": 0.20}  # planted relative effect on active_hours
+
+
+def _values(seed: int, branch: str, segment: str, window: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, BRANCHES.index(branch), SEGMENTS.index(segment), window])
+    scale = 1 + (UPLIFT[segment] if branch == "treatment" else 0.0)
+    return rng.gamma(2.0, 1.5, size=400) * scale
+
+
+def _mean_records(labels: Labels, data: dict[str, np.ndarray]) -> list[StatisticRecord]:
+    out = []
+    stats = {b: (v.mean(), v.std(ddof=1) / np.sqrt(len(v)), len(v)) for b, v in data.items()}
+    for branch, (mean, se, n) in stats.items():
+        out.append(make_record(labels, branch, point=mean, lower=mean - 1.96 * se,
+                               upper=mean + 1.96 * se, ci_width=0.95, n=n))
+    ref_mean, ref_se, _ = stats["control"]
+    for branch, (mean, se, n) in stats.items():
+        if branch == "control":
+            continue
+        diff, diff_se = mean - ref_mean, float(np.hypot(se, ref_se))
+        rel, rel_se = diff / ref_mean, diff_se / ref_mean
+        for kind, point, half in (("difference", diff, 1.96 * diff_se),
+                                  ("relative_uplift", rel, 1.96 * rel_se)):
+            out.append(make_record(labels, branch, point=point, lower=point - half,
+                                   upper=point + half, ci_width=0.95, comparison=kind,
+                                   comparison_to_branch="control", p_value=0.03, n=n))
+    return out
+
+
+def _distribution_records(labels: Labels, data: dict[str, np.ndarray]) -> list[StatisticRecord]:
+    out = []
+    grid = np.linspace(0, 15, 24)
+    for branch, values in data.items():
+        for q in np.arange(0.1, 1.0, 0.1):
+            point = float(np.quantile(values, q))
+            out.append(make_record(Labels(labels.metric, "deciles", labels.segment,
+                                          labels.analysis_basis, labels.window_index),
+                                   branch, parameter=round(q, 1), point=point,
+                                   lower=point * 0.95, upper=point * 1.05, ci_width=0.95))
+        density, _ = np.histogram(values, bins=np.append(grid, 16), density=True)
+        for x, y in zip(grid, density):
+            out.append(make_record(Labels(labels.metric, "kernel_density_estimate",
+                                          labels.segment, labels.analysis_basis,
+                                          labels.window_index), branch, parameter=x, point=y))
+        for x in grid:
+            out.append(make_record(Labels(labels.metric, "empirical_cdf", labels.segment,
+                                          labels.analysis_basis, labels.window_index),
+                                   branch, parameter=x, point=float((values <= x).mean())))
+    return out
+
+
+def records(period: str, windows: range, seed: int = 7) -> list[StatisticRecord]:
+    out: list[StatisticRecord] = []
+    for window in windows:
+        for segment in SEGMENTS:
+            for basis in ("enrollments", "exposures"):
+                data = {b: _values(seed, b, segment, window) for b in BRANCHES}
+                labels = Labels("active_hours", "bootstrap_mean", segment, basis, str(window))
+                out += _mean_records(labels, data)
+                if period == "overall":
+                    out += _distribution_records(labels, data)
+                empty = Labels("retained", "binomial", segment, basis, str(window))
+                out += [make_record(empty, b, point=None, n=0, state="empty_branch",
+                                    reason="no client in this branch") for b in BRANCHES]
+    return out
+
+
+def spec(slug: str = "demo-experiment") -> AnalysisSpec:
+    source = DataSource("clients_daily", "mozdata.telemetry.clients_daily")
+    stats = (StatisticSpec("bootstrap_mean"), StatisticSpec("deciles"))
+    metrics = (Metric("active_hours", "SUM(active_hours_sum)", source, stats,
+                      friendly_name="Active hours", description="Hours with user activity"),
+               Metric("retained", "COUNT(*) > 0", source, (StatisticSpec("binomial"),),
+                      friendly_name="Retained"))
+    experiment = ExperimentSpec(
+        slug=slug, normandy_slug=slug, app_name="firefox_desktop", app_id=None,
+        start_date=dt.date(2024, 1, 1), end_date=dt.date(2024, 2, 15), enrollment_period=7,
+        reference_branch="control", branches=(Branch("control", 0.5), Branch("treatment", 0.5)),
+        outcomes=("networking",))
+    segment = Segment("new_users", "COUNT(*) > 0", SegmentDataSource("clients_last_seen", "x"))
+    return AnalysisSpec(experiment, "firefox_desktop", {"weekly": metrics, "overall": metrics},
+                        segments=(segment,))
+
+
+def write_export(directory: Path, slug: str = "demo-experiment", mismatch: bool = False) -> Path:
+    metadata = build_metadata(
+        spec(slug), dt.date(2024, 2, 16), commit="0123456789abcdef0123456789abcdef01234567",
+        enrollment={"enrollments": {"control": 800, "treatment": 720 if mismatch else 805},
+                    "exposures": {"control": 400, "treatment": 401}},
+        sample_ratio={"enrollments": {"p_value": 0.04 if mismatch else 0.9, "mismatch": mismatch},
+                      "exposures": {"p_value": 0.97, "mismatch": False}})
+    errors = [ErrorRecord("x", "2024-02-16", "statistics", "boom", "ValueError", "weekly", 2,
+                          "retained", "binomial")] if mismatch else []
+    export_experiment(DirectorySink(directory), slug,
+                      {"overall": records("overall", range(1, 2)),
+                       "weekly": records("weekly", range(1, 4))},
+                      metadata, errors_list(errors))
+    return directory
