@@ -15,7 +15,6 @@ from sqlglot import exp
 from engine.backends.base import Backend
 from engine.config.spec import AnalysisSpec
 from engine.plan import AnalysisPlan, WindowTask, enrollments_table, plan
-from engine.sql.dialect import render
 from engine.sql.enrollments import enrollments_query
 from engine.sql.metrics import client_metrics_query
 from engine.windows import Window
@@ -39,16 +38,16 @@ class ClientMetricsTable:
         return self.window.period
 
 
-def task_sql(spec: AnalysisSpec, analysis_plan: AnalysisPlan, task: WindowTask,
-             inline_enrollments: bool = False) -> str:
-    """BigQuery SQL of one per-client table (enrollments inline, or from their table)."""
+def task_query(spec: AnalysisSpec, analysis_plan: AnalysisPlan, task: WindowTask,
+               inline_enrollments: bool = False) -> exp.Query:
+    """The BigQuery-dialect tree of one per-client table (enrollments inline or from a table)."""
     table = None if inline_enrollments else enrollments_table(spec.experiment.slug)
-    return render(client_metrics_query(spec, task, analysis_plan.timeline, table))
+    return client_metrics_query(spec, task, analysis_plan.timeline, table)
 
 
 def _count(backend: Backend, table: str) -> int:
     tree = exp.select(exp.func("COUNT", exp.Star()).as_("n")).from_(exp.to_table(table))
-    return int(backend.query(render(tree)).iloc[0, 0])
+    return int(backend.query(tree).iloc[0, 0])
 
 
 def compute_client_metrics(
@@ -64,13 +63,13 @@ def compute_client_metrics(
         return []
     total = len(analysis_plan.tasks) + 1
     enrollments = enrollments_table(spec.experiment.slug)
-    backend.materialize(enrollments, render(enrollments_query(spec.experiment, analysis_plan.timeline)))
+    backend.materialize(enrollments, enrollments_query(spec.experiment, analysis_plan.timeline))
     if progress:
         progress(1, total, enrollments)
     segments = tuple(s.name for s in spec.segments)
     written: list[ClientMetricsTable] = []
     for done, task in enumerate(analysis_plan.tasks, start=2):
-        backend.materialize(task.table_name, task_sql(spec, analysis_plan, task))
+        backend.materialize(task.table_name, task_query(spec, analysis_plan, task))
         written.append(ClientMetricsTable(
             task.table_name, task.window, task.basis, tuple(m.name for m in task.metrics),
             segments, _count(backend, task.table_name)))

@@ -1,4 +1,5 @@
-"""The one backend protocol (DuckDB, BigQuery). SQL handed in is BigQuery dialect text."""
+"""The one backend protocol (DuckDB, BigQuery). SQL handed in is BigQuery dialect text or a
+BigQuery-dialect sqlglot tree (`exp.Query`)."""
 from __future__ import annotations
 
 import re
@@ -45,8 +46,11 @@ def check_table_name(name: str) -> str:
     return name
 
 
-def parse_select(sql: str) -> exp.Query:
-    """Exactly one SELECT in BigQuery dialect, or a BackendError saying what was refused."""
+def parse_select(sql: str | exp.Query) -> exp.Query:
+    """Exactly one SELECT in BigQuery dialect, or a BackendError saying what was refused.
+    Trees built by our SQL builders are accepted as they are (no render/parse round trip)."""
+    if isinstance(sql, exp.Query):
+        return sql
     try:
         statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
     except sqlglot.errors.ParseError as err:
@@ -65,11 +69,11 @@ def parse_select(sql: str) -> exp.Query:
 class Backend(Protocol):
     name: str
 
-    def dry_run(self, sql: str) -> DryRunResult: ...
+    def dry_run(self, sql: str | exp.Query) -> DryRunResult: ...
 
-    def query(self, sql: str) -> pd.DataFrame: ...
+    def query(self, sql: str | exp.Query) -> pd.DataFrame: ...
 
-    def materialize(self, name: str, sql: str) -> None:
+    def materialize(self, name: str, sql: str | exp.Query) -> None:
         """Create or replace table `name` from a query, atomically."""
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:

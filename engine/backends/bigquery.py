@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 from google.api_core import exceptions as api_exceptions
 from google.cloud import bigquery
+from sqlglot import exp
 
 from engine.backends.base import (BackendError, DryRunResult, check_table_name, parse_select,
                                   sql_finding)
@@ -43,8 +44,10 @@ class BigQueryBackend:
         return bigquery.QueryJobConfig(
             default_dataset=f"{self.project}.{self.dataset}", use_legacy_sql=False, **kwargs)
 
-    def _job(self, sql: str, config: bigquery.QueryJobConfig) -> bigquery.QueryJob:
-        parse_select(sql)  # one SELECT, as on DuckDB
+    def _job(self, sql: str | exp.Query, config: bigquery.QueryJobConfig) -> bigquery.QueryJob:
+        tree = parse_select(sql)  # one SELECT, as on DuckDB
+        if not isinstance(sql, str):
+            sql = tree.sql(dialect="bigquery")
         try:
             job = self.client.query(sql, job_config=config)
             if not config.dry_run:
@@ -53,20 +56,20 @@ class BigQueryBackend:
         except api_exceptions.GoogleAPICallError as err:
             raise BackendError(_finding(err)) from err
 
-    def dry_run(self, sql: str) -> DryRunResult:
+    def dry_run(self, sql: str | exp.Query) -> DryRunResult:
         try:
             job = self._job(sql, self._config(dry_run=True, use_query_cache=False))
         except BackendError as err:
             return DryRunResult(None, (err.finding,))
         return DryRunResult(job.total_bytes_processed, ())
 
-    def query(self, sql: str) -> pd.DataFrame:
+    def query(self, sql: str | exp.Query) -> pd.DataFrame:
         rows = self._job(sql, self._config()).result(timeout=self.timeout)
         # built from rows directly: to_dataframe would need the db-dtypes package
         return pd.DataFrame([dict(row.items()) for row in rows],
                             columns=[field.name for field in rows.schema])
 
-    def materialize(self, name: str, sql: str) -> None:
+    def materialize(self, name: str, sql: str | exp.Query) -> None:
         self._job(sql, self._config(
             destination=self._table_id(name),
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,

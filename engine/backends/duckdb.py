@@ -37,16 +37,18 @@ _ATTACH = sqlglot.parse_one("ATTACH :path AS warehouse (READ_ONLY)", read="duckd
 
 def _map_table(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Table) and node.args.get("db") is not None:
-        mapped = node.copy()
-        mapped.set("catalog", exp.to_identifier(WAREHOUSE))
-        return mapped
+        node.set("catalog", exp.to_identifier(WAREHOUSE))  # on transform()'s own copy
     return node
 
 
+def to_duckdb_tree(tree: exp.Expression) -> exp.Expression:
+    """Warehouse names mapped and mozfun UDFs renamed, on a copy."""
+    return tree.transform(lambda node: rename_udfs(_map_table(node)))
+
+
 def to_duckdb(tree: exp.Expression) -> str:
-    """A BigQuery-dialect tree as DuckDB SQL: warehouse names mapped, mozfun UDFs renamed."""
-    mapped = tree.copy().transform(_map_table).transform(rename_udfs)
-    return mapped.sql(dialect="duckdb")
+    """A BigQuery-dialect tree as DuckDB SQL."""
+    return to_duckdb_tree(tree).sql(dialect="duckdb")
 
 
 class DuckDBBackend:
@@ -73,13 +75,17 @@ class DuckDBBackend:
         self._con.close()
 
     # -- statements -------------------------------------------------------------------------
-    def _checked(self, sql: str) -> str:
-        duck_sql = to_duckdb(parse_select(sql))
+    def _checked(self, sql: str | exp.Query) -> str:
+        return self._checked_tree(sql)[1]
+
+    def _checked_tree(self, sql: str | exp.Query) -> tuple[exp.Expression, str]:
+        tree = to_duckdb_tree(parse_select(sql))
+        duck_sql = tree.sql(dialect="duckdb")
         statements = self._con.extract_statements(duck_sql)
         if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
             raise BackendError(sql_finding("sql-not-single-select",
                                            "the transpiled statement is not a single SELECT"))
-        return duck_sql
+        return tree, duck_sql
 
     def _run(self, duck_sql: str, fetch: bool = True) -> pd.DataFrame | None:
         timer = threading.Timer(self.timeout, self._con.interrupt)
@@ -95,25 +101,25 @@ class DuckDBBackend:
         finally:
             timer.cancel()
 
-    def dry_run(self, sql: str) -> DryRunResult:
+    def dry_run(self, sql: str | exp.Query) -> DryRunResult:
         """Bind and plan without reading data: the query wrapped in LIMIT 0."""
         try:
             tree = parse_select(sql)
-            probe = exp.select("*").from_(tree.subquery("dry_run")).limit(0)
-            self._run(self._checked(probe.sql(dialect="bigquery")))
+            probe = exp.select("*").from_(tree.subquery("dry_run", copy=True)).limit(0)
+            self._run(self._checked(probe))
         except BackendError as err:
             return DryRunResult(None, (err.finding,))
         return DryRunResult(None, ())
 
-    def query(self, sql: str) -> pd.DataFrame:
+    def query(self, sql: str | exp.Query) -> pd.DataFrame:
         return self._run(self._checked(sql))
 
     # -- our own tables ---------------------------------------------------------------------
-    def materialize(self, name: str, sql: str) -> None:
+    def materialize(self, name: str, sql: str | exp.Query) -> None:
         """CREATE OR REPLACE inside one transaction: a failure leaves the old table intact."""
-        select = self._checked(sql)
+        select, _ = self._checked_tree(sql)
         create = exp.Create(this=exp.to_table(check_table_name(name)), kind="TABLE",
-                            replace=True, expression=sqlglot.parse_one(select, read="duckdb"))
+                            replace=True, expression=select)
         self._transaction(create.sql(dialect="duckdb"))
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:

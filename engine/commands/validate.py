@@ -19,17 +19,39 @@ from engine.registry import RegistryError, load_registry
               help="Experimenter JSON (API v6 or v8) with dates, branches and platforms.")
 @click.option("--platform", help="Resolve offline against this platform only.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              help="Dry-run each experiment's queries against this DuckDB telemetry file.")
+@click.option("--backend", "backend_kind", type=click.Choice(("duckdb", "bigquery")),
+              help="Dry-run backend [default: duckdb with --db]; bigquery reports bytes too.")
+@click.option("--project", help="BigQuery project of the dry runs (--backend bigquery).")
+@click.option("--dataset", default="jetstream", show_default=True,
+              help="BigQuery dataset of our own tables (the dry runs' default dataset).")
 def command(paths: tuple[Path, ...], config_root: Path, registry_source: str | None,
-            platform: str | None, fmt: str) -> None:
-    """Validate experiment configs, outcomes, defaults and definitions (all of them without PATH)."""
+            platform: str | None, fmt: str, db: Path | None, backend_kind: str | None,
+            project: str | None, dataset: str) -> None:
+    """Validate experiment configs, outcomes, defaults and definitions (all of them without PATH).
+
+    With --db or --backend, the enrollment and metric queries of every experiment checked are
+    also dry-run, and binder errors are reported on the config line that caused them."""
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise click.UsageError(f"no such file: {', '.join(missing)}")
+    backend = None
+    if backend_kind or db:
+        from engine.config.warehouse import open_backend
+        try:
+            backend = open_backend(backend_kind or "duckdb", db, project, dataset)
+        except ValueError as error:
+            raise click.UsageError(str(error)) from error
     try:
         registry = load_registry(registry_source) if registry_source else None
-        report = validate(config_root, list(paths) or None, registry=registry, platform=platform)
+        report = validate(config_root, list(paths) or None, registry=registry, platform=platform,
+                          backend=backend)
     except (LayoutError, RegistryError) as error:
         raise click.UsageError(str(error)) from error
+    finally:
+        if backend is not None and hasattr(backend, "close"):
+            backend.close()
     if platform and report.experiments and platform not in _known_platforms(config_root):
         raise click.UsageError(f"unknown platform {platform!r}")
     output = render(report.findings, fmt)

@@ -6,8 +6,10 @@ Each check returns findings located at the referring key (or list element).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 import functools
 import re
 from typing import Any
@@ -41,7 +43,23 @@ def _array_lines(text: str, start: int) -> dict[str, int]:
     return found
 
 
+# "Did you mean" hints cost a fuzzy match against every known name; a validator that resolves
+# a config on many platforms only reports one resolution, so it turns them off for the others.
+_HINTS = contextvars.ContextVar("did_you_mean_hints", default=True)
+
+
+@contextlib.contextmanager
+def hints_enabled(enabled: bool) -> Iterator[None]:
+    token = _HINTS.set(enabled)
+    try:
+        yield
+    finally:
+        _HINTS.reset(token)
+
+
 def did_you_mean(name: str, candidates: Mapping[str, Any] | tuple[str, ...]) -> str | None:
+    if not _HINTS.get():
+        return None
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
     return f"did you mean {close[0]!r}?" if close else None
 

@@ -86,11 +86,13 @@ def entry_of(doc: Document, key: KeyPath, name: str, table: Mapping[str, Any]) -
 
 
 class _Overlay(Mapping[str, Entry]):
-    """`over` on top of `base`, merged per name on access (no copying of large libraries)."""
+    """`over` on top of `base`, merged per name on access (no copying of large libraries).
+    The name list is built once, on first iteration or length, then shared by both."""
 
     def __init__(self, base: Mapping[str, Entry], over: Mapping[str, Entry]) -> None:
         self._base, self._over = base, over
         self._merged: dict[str, Entry] = {}
+        self._names: dict[str, None] | None = None
 
     def __getitem__(self, name: str) -> Entry:
         if name in self._over:
@@ -103,12 +105,21 @@ class _Overlay(Mapping[str, Entry]):
     def __contains__(self, name: object) -> bool:
         return name in self._over or name in self._base
 
+    def _all(self) -> dict[str, None]:
+        if self._names is None:
+            self._names = dict.fromkeys([*self._base, *self._over])
+        return self._names
+
     def __iter__(self):
-        yield from self._base
-        yield from (n for n in self._over if n not in self._base)
+        return iter(self._all())
 
     def __len__(self) -> int:
-        return len(self._base) + sum(n not in self._base for n in self._over)
+        return len(self._all())
+
+
+def flatten(mapping: Mapping[str, Entry]) -> Mapping[str, Entry]:
+    """A plain read-only copy with every merged entry computed (for layers shared by many)."""
+    return MappingProxyType({name: mapping[name] for name in mapping})
 
 
 def _merge_maps(base: Mapping[str, Entry], over: Mapping[str, Entry]) -> Mapping[str, Entry]:
@@ -184,18 +195,21 @@ class Repository:
             cached = self._libraries[doc.path] = (doc, library_of(doc))
         return cached[1]
 
-    def outcome_fallback(self, platform: str) -> Library:
-        """Metrics and data sources of every outcome of a platform, as the lowest layer: a
-        config may list an outcome's metric without selecting the outcome (as upstream allows).
-        The alphabetically first outcome wins a name clash."""
-        key = f"\0outcomes:{platform}"
+    def platform_library(self, platform: str) -> Library:
+        """The platform's definitions over the metrics and data sources of all its outcomes (the
+        lowest layer: a config may list an outcome's metric without selecting the outcome, as
+        upstream allows; the alphabetically first outcome wins a name clash). Built and
+        flattened once per platform, since every experiment on it starts from this."""
+        key = f"\0platform:{platform}"
         cached = self._libraries.get(key)
         if cached is None:
             library = Library()
             for slug in sorted(self.outcomes.get(platform, {}), reverse=True):
                 own = self.library(self.outcomes[platform][slug])
                 library = library.merge(Library(own.metrics, own.data_sources))
-            cached = self._libraries[key] = (None, library)  # type: ignore[assignment]
+            library = library.merge(self.definitions[platform])
+            flat = Library(*(flatten(getattr(library, f)) for f in _LIBRARY_FIELDS))
+            cached = self._libraries[key] = (None, flat)  # type: ignore[assignment]
         return cached[1]
 
     def load_findings(self) -> tuple[Finding, ...]:

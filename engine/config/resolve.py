@@ -17,6 +17,7 @@ from typing import Any
 from engine.config import sqlcheck
 from engine.config.dates import experiment_dates
 from engine.config.load import Document
+from engine.config.merged import WILDCARD, MergedMetrics
 from engine.config.parameters import merge_parameters
 from engine.config.references import (depends_on_references, did_you_mean, element_line,
                                       lookup, outcome_documents, statistic_references)
@@ -32,7 +33,6 @@ from engine.statistics.registry import STATISTICS
 
 OUTCOME_PERIODS = ("weekly", "overall")  # outcome metrics are analysed in these periods
 _UNITS = {"client_id": "client", "profile_group_id": "profile_group"}
-_WILDCARD = set("*?[")
 
 
 @dataclass(frozen=True)
@@ -57,16 +57,24 @@ def _strings(value: Any) -> tuple[str, ...]:
 class _Resolver:
     """State of one resolution: merged library, template context, caches, findings."""
 
-    def __init__(self, doc: Document, repo: Repository, entry: RegistryEntry | None, platform: str):
+    def __init__(self, doc: Document, repo: Repository, entry: RegistryEntry | None, platform: str,
+                 fail_fast: bool = False):
         self.doc, self.repo, self.entry, self.platform = doc, repo, entry, platform
         self.config = _table(doc.data.get("experiment"))
         self.findings: list[Finding] = []
+        self.fail_fast, self.checked = fail_fast, 0
         self.metrics_done: dict[str, Metric | None] = {}
         self.sources_done: dict[str, DataSource | None] = {}
 
+    def checkpoint(self) -> None:
+        """In a fail-fast resolution, stop at the first error (the caller only needs ok/not ok)."""
+        if self.fail_fast and has_errors(self.findings[self.checked:]):
+            raise _Failed
+        self.checked = len(self.findings)
+
     # -- layers ---------------------------------------------------------------------------
     def merge_layers(self, outcome_docs: list[tuple[str, Document]]) -> None:
-        definitions = self.repo.outcome_fallback(self.platform).merge(self.repo.definitions[self.platform])
+        definitions = self.repo.platform_library(self.platform)
         self.outcome_libraries = [self.repo.library(d) for _, d in outcome_docs]
         defaults = self.repo.defaults.get(self.platform)
         self.defaults_library = self.repo.library(defaults) if defaults else Library()
@@ -74,10 +82,10 @@ class _Resolver:
         merged = definitions
         for library in [*self.outcome_libraries, self.defaults_library, own]:
             merged = merged.merge(library)
-        exact = {n: e for n, e in own.metrics.items() if not _WILDCARD & set(n)}
-        wildcards = {n: e for n, e in own.metrics.items() if _WILDCARD & set(n)}
+        exact = {n: e for n, e in own.metrics.items() if not WILDCARD & set(n)}
+        wildcards = {n: e for n, e in own.metrics.items() if WILDCARD & set(n)}
         upper = [lib.metrics for lib in [*self.outcome_libraries, self.defaults_library]]
-        metrics = _MergedMetrics(definitions.metrics, upper, wildcards, exact)
+        metrics = MergedMetrics(definitions.metrics, upper, wildcards, exact)
         for pattern, overlay in wildcards.items():
             if not any(fnmatch.fnmatchcase(n, pattern) for n in metrics):
                 self.findings.append(overlay.origin.finding(
@@ -85,6 +93,10 @@ class _Resolver:
                     severity=Severity.WARNING))
         self.library = Library(metrics, merged.data_sources, merged.segments,
                                merged.segment_data_sources, merged.parameters)
+        layers = [own, *self.outcome_libraries]
+        self.touched_metrics = frozenset(n for lib in layers for n in lib.metrics)
+        self.touched_sources = frozenset(n for lib in layers for n in lib.data_sources)
+        self.wildcards = tuple(wildcards)
 
     # -- templates --------------------------------------------------------------------------
     def render(self, template: Any, origin: Origin, what: str, kind: str) -> str | None:
@@ -137,18 +149,17 @@ class _Resolver:
                 group_id_column=entry.get("group_id_column", "profile_group_id"),
                 analysis_units=tuple(_UNITS.get(u, u) for u in entry.get("analysis_units", _UNITS)),
                 friendly_name=entry.get("friendly_name", ""), description=entry.get("description", ""),
-                source=Source(entry.origin.path, entry.origin.line))
+                source=_source(entry, "from_expression"))
         return self.sources_done[name]
 
     def shareable(self, name: str) -> bool:
         """True if no layer of this experiment touches the metric, so its resolution is the
         same for every experiment on the platform and can be cached in the repository."""
+        if name in self.touched_metrics or any(fnmatch.fnmatchcase(name, p) for p in self.wildcards):
+            return False
         entry = self.library.metrics[name]
-        layers = [self.own, *self.outcome_libraries]
         template = entry.get("select_expression")
-        return (not any(name in lib.metrics for lib in layers)
-                and not any(fnmatch.fnmatchcase(name, p) for p in self.own.metrics if _WILDCARD & set(p))
-                and not any(entry.get("data_source") in lib.data_sources for lib in layers)
+        return (entry.get("data_source") not in self.touched_sources
                 and isinstance(template, str) and "experiment" not in template
                 and "parameters" not in template and not entry.get("depends_on")
                 and not _ratio_targets(entry))
@@ -199,7 +210,7 @@ class _Resolver:
             bigger_is_better=entry.get("bigger_is_better", True), category=entry.get("category"),
             type=entry.get("type"), depends_on=depends_on, analysis_bases=tuple(bases),
             analysis_units=tuple(_UNITS.get(u, u) for u in entry.get("analysis_units", _UNITS)),
-            source=Source(entry.origin.path, entry.origin.line))
+            source=_source(entry, "select_expression"))
         self.metrics_done[name] = metric
         return metric
 
@@ -217,21 +228,25 @@ class _Resolver:
         for period, names in listed.items():
             metrics = []
             for name, (origin, in_list) in names.items():
-                line = element_line(origin.doc, origin.key, name) if in_list else origin.line
-                if name not in self.library.metrics:
-                    self.findings.append(origin.finding(
-                        "unknown-metric", f"metric {name!r} (listed for {period}) is not defined "
-                        f"for platform {self.platform}", did_you_mean(name, self.library.metrics),
-                        line=line))
+                self.checkpoint()
+                known = name in self.library.metrics
+                metric = self.metric(name) if known else None
+                if metric is not None and metric.statistics:
+                    metrics.append(metric)
                     continue
-                metric = self.metric(name)
-                if metric is not None and not metric.statistics:
+                if known and metric is None:
+                    continue  # the metric's own findings say why
+                line = element_line(origin.doc, origin.key, name) if in_list else origin.line
+                if known:
                     self.findings.append(origin.finding(
                         "metric-without-statistics",
                         f"metric {name!r} is listed for {period} but has no statistics",
                         f"add [metrics.{name}.statistics.<statistic>]", line=line))
-                elif metric is not None:
-                    metrics.append(metric)
+                else:
+                    self.findings.append(origin.finding(
+                        "unknown-metric", f"metric {name!r} (listed for {period}) is not defined "
+                        f"for platform {self.platform}", did_you_mean(name, self.library.metrics),
+                        line=line))
             if metrics:
                 result[period] = tuple(metrics)
         return result
@@ -267,9 +282,9 @@ class _Resolver:
                 source_entry.name, from_expression, source_entry.get("window_start", 0),
                 source_entry.get("window_end", 0), source_entry.get("client_id_column", "client_id"),
                 source_entry.get("submission_date_column", "submission_date"),
-                Source(source_entry.origin.path, source_entry.origin.line))
+                _source(source_entry, "from_expression"))
             result.append(Segment(slug, select, source, entry.get("friendly_name", ""),
-                                  entry.get("description", ""), Source(entry.origin.path, entry.origin.line)))
+                                  entry.get("description", ""), _source(entry, "select_expression")))
         return tuple(result)
 
     def exposure_signal(self) -> ExposureSignal | None:
@@ -284,7 +299,7 @@ class _Resolver:
             return None
         return ExposureSignal(entry.name, select, source, entry.get("window_start"),
                               entry.get("window_end"), entry.get("friendly_name", ""),
-                              entry.get("description", ""), Source(self.doc.path, entry.origin.line))
+                              entry.get("description", ""), _source(entry, "select_expression"))
 
     @staticmethod
     def _collect(doc: Document, listed: dict[str, dict[str, tuple[Origin, bool]]]) -> None:
@@ -295,42 +310,10 @@ class _Resolver:
                     listed[period].setdefault(name, (Origin(doc, ("metrics", key)), True))
 
 
-class _MergedMetrics(Mapping[str, Entry]):
-    """Metric entries merged on first access: definitions < outcomes < defaults < wildcard
-    tables < the experiment's own table. Statistics given by any layer above the definitions
-    replace the definitions' suggested statistics; above that they merge by statistic name."""
-
-    def __init__(self, definitions: Mapping[str, Entry], upper: list[Mapping[str, Entry]],
-                 wildcards: Mapping[str, Entry], exact: Mapping[str, Entry]) -> None:
-        self._definitions, self._upper, self._wildcards, self._exact = definitions, upper, wildcards, exact
-        self._names = dict.fromkeys([*definitions, *(n for m in upper for n in m), *exact])
-        self._cache: dict[str, Entry] = {}
-
-    def __getitem__(self, name: str) -> Entry:
-        if name not in self._cache:
-            if name not in self._names:
-                raise KeyError(name)
-            above = [m[name] for m in self._upper if name in m]
-            above += [e for p, e in self._wildcards.items() if fnmatch.fnmatchcase(name, p)]
-            above += [self._exact[name]] if name in self._exact else []
-            base = self._definitions.get(name)
-            if base is not None and any("statistics" in e.fields for e in above):
-                base = base.without("statistics")
-            layers = ([base] if base is not None else []) + above
-            entry = layers[0]
-            for layer in layers[1:]:
-                entry = entry.merge(layer)
-            self._cache[name] = entry
-        return self._cache[name]
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._names
-
-    def __iter__(self):
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)
+def _source(entry: Entry, fragment: str) -> Source:
+    """Where the SQL fragment of an entry is written (engine-time SQL errors point there)."""
+    origin = entry.origin_of(fragment)
+    return Source(origin.path, origin.line)
 
 
 def _ratio_targets(entry: Entry) -> tuple[str, ...]:
@@ -387,15 +370,30 @@ def _experiment_view(resolver: _Resolver, dates: Any, branches: tuple[Branch, ..
         analysis_unit=_UNITS.get(config.get("analysis_unit", "client_id"), "client"))
 
 
+class _Failed(Exception):
+    """A fail-fast resolution met its first error."""
+
+
 def resolve(doc: Document, repo: Repository, entry: RegistryEntry | None = None,
-            platform: str | None = None) -> Resolution:
-    """Resolve one experiment config on one platform (default: the registry's app)."""
+            platform: str | None = None, *, fail_fast: bool = False) -> Resolution:
+    """Resolve one experiment config on one platform (default: the registry's app).
+
+    `fail_fast`: stop at the first error; the findings are then incomplete (enough to know that
+    the config does not resolve there, not to report why)."""
     platform = platform or (entry.app_name if entry else None) or ""
-    resolver = _Resolver(doc, repo, entry, platform)
     if platform not in repo.definitions:
         return Resolution(platform, None, (Finding(
             doc.path, 1, None, Severity.ERROR, "unknown-platform",
             f"no definitions for platform {platform!r}", f"known: {', '.join(repo.definitions)}"),))
+    resolver = _Resolver(doc, repo, entry, platform, fail_fast)
+    try:
+        return _resolve(resolver)
+    except _Failed:
+        return Resolution(platform, None, tuple(dict.fromkeys(resolver.findings)))
+
+
+def _resolve(resolver: _Resolver) -> Resolution:
+    doc, repo, entry, platform = resolver.doc, resolver.repo, resolver.entry, resolver.platform
     config = resolver.config
     dates, date_findings = experiment_dates(doc, entry)
     resolver.findings += date_findings
@@ -410,6 +408,7 @@ def resolve(doc: Document, repo: Repository, entry: RegistryEntry | None = None,
     outcome_slugs = _strings(config.get("outcomes")) if from_config else (entry.outcomes if entry else ())
     outcome_docs, problems = outcome_documents(doc, outcome_slugs, from_config, repo, platform)
     resolver.findings += problems
+    resolver.checkpoint()
     resolver.merge_layers(outcome_docs)
     parameters, problems = merge_parameters(
         [lib.parameters for lib in [*resolver.outcome_libraries, resolver.defaults_library, resolver.own]],

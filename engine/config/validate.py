@@ -6,17 +6,22 @@ Changed outcomes, defaults and definitions are checked by resolving what they de
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from engine.config.load import Document, load_document
 from engine.config.parameters import merge_parameters
+from engine.config.references import hints_enabled
 from engine.config.repository import Repository, load_repository
 from engine.config.resolve import Resolution, _base_resolver, resolve
+from engine.config.spec import AnalysisSpec
 from engine.findings import Finding, Severity, has_errors
 from engine.registry import Registry
+
+if TYPE_CHECKING:
+    from engine.backends.base import Backend
 
 try:  # written in parallel by the schema owner; validation still runs without it
     from engine.config.structure import check_structure
@@ -34,6 +39,7 @@ class ExperimentResult:
     path: str
     resolved_on: tuple[str, ...]
     findings: tuple[Finding, ...]
+    spec: AnalysisSpec | None = field(default=None, compare=False, repr=False)  # first platform's
 
     @property
     def ok(self) -> bool:
@@ -71,14 +77,22 @@ def resolve_everywhere(doc: Document, repo: Repository, registry: Registry | Non
                              "it is validated offline against the platforms with defaults"))
     chosen = platform or (entry.app_name if entry else None)
     platforms = (chosen,) if chosen else repo.platforms()
-    results = [resolve(doc, repo, entry, p) for p in platforms]
-    passed = [r for r in results if r.ok]
+    many = len(platforms) > 1
+    # With several platforms, first only learn where the config resolves: failing resolutions
+    # stop at their first error and skip "did you mean" hints (a clean one has neither).
+    with hints_enabled(not many):
+        results = [resolve(doc, repo, entry, p, fail_fast=many) for p in platforms]
+        passed = [r for r in results if r.ok]
+        if many and not passed:  # to pick the best platform, count every error on each
+            results = [resolve(doc, repo, entry, p) for p in platforms]
     if passed:
         best = passed[0]
         notes.append(Finding(doc.path, 1, None, Severity.NOTICE, "resolved-on",
                              f"resolves on {', '.join(r.platform for r in passed)}"))
     else:
         best = min(results, key=lambda r: sum(f.is_error for f in r.findings))
+        if many:  # only the reported resolution needs its hints
+            best = resolve(doc, repo, entry, best.platform)
         if len(platforms) > 1:
             notes.append(Finding(doc.path, 1, None, Severity.NOTICE, "resolved-on",
                                  f"resolves on no platform; showing findings for {best.platform}"))
@@ -114,8 +128,11 @@ def _check_shared(doc: Document, kind: str, repo: Repository) -> list[Finding]:
 
 
 def validate(config_root: Path, paths: Sequence[Path] | None = None, *, registry: Registry | None = None,
-             platform: str | None = None, repository: Repository | None = None) -> ValidationReport:
-    """Validate every config under `config_root`, or only `paths` (files or directories)."""
+             platform: str | None = None, repository: Repository | None = None,
+             backend: Backend | None = None) -> ValidationReport:
+    """Validate every config under `config_root`, or only `paths` (files or directories).
+
+    With a `backend`, every experiment that resolves also has its queries dry-run there."""
     repo = repository or load_repository(config_root)
     layout = repo.layout
     selected: list[tuple[Document, str]] = []
@@ -134,9 +151,13 @@ def validate(config_root: Path, paths: Sequence[Path] | None = None, *, registry
             continue
         findings += check_structure(doc, kind)
         if kind == "experiment":
-            resolved_on, found, _ = resolve_everywhere(doc, repo, registry, platform)
+            resolved_on, found, resolution = resolve_everywhere(doc, repo, registry, platform)
+            spec = resolution.spec if resolution else None
+            if backend is not None and spec is not None:
+                from engine.config.warehouse import dry_run_findings  # imports the SQL engine
+                found += dry_run_findings(spec, doc, backend)
             experiments[Path(doc.path).stem] = ExperimentResult(Path(doc.path).stem, doc.path,
-                                                                resolved_on, found)
+                                                                resolved_on, found, spec)
             findings += found
         elif kind in ("outcome", "defaults", "definitions"):
             findings += _check_shared(doc, kind, repo)

@@ -19,7 +19,12 @@ class SqlError(ValueError):
 
 
 def parse_expression(text: str) -> exp.Expression:
-    """One scalar/aggregate expression, e.g. a metric's select_expression."""
+    """One scalar/aggregate expression, e.g. a metric's select_expression (a fresh copy)."""
+    return _parse_expression(text).copy()
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_expression(text: str) -> exp.Expression:
     try:
         tree = sqlglot.parse_one(text, read=READ)
     except sqlglot.errors.ParseError as err:
@@ -30,7 +35,12 @@ def parse_expression(text: str) -> exp.Expression:
 
 
 def parse_query(text: str) -> exp.Query:
-    """One SELECT (or set operation), e.g. an enrollment_query."""
+    """One SELECT (or set operation), e.g. an enrollment_query (a fresh copy)."""
+    return _parse_query(text).copy()
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_query(text: str) -> exp.Query:
     try:
         statements = [s for s in sqlglot.parse(text, read=READ) if s is not None]
     except sqlglot.errors.ParseError as err:
@@ -69,7 +79,7 @@ def fill(template: str, **nodes: exp.Expression) -> exp.Expression:
     missing = {p.name for p in _template(template).find_all(exp.Placeholder)} - nodes.keys()
     if missing:
         raise KeyError(f"template placeholders without values: {sorted(missing)}")
-    return exp.replace_placeholders(_template(template).copy(), **nodes)
+    return exp.replace_placeholders(_template(template), **nodes)  # transform() copies
 
 
 def literal(value: str | int | dt.date) -> exp.Expression:

@@ -105,9 +105,10 @@ def client_metrics_query(
         alias = f"part_{i}"
         ctes.append((alias, cte))
         outer = outer.join(exp.to_table(alias).as_(alias), join_type="left",
-                           on=exp.column("client_id", alias).eq(exp.column("client_id", "p")))
+                           on=exp.column("client_id", alias).eq(exp.column("client_id", "p")),
+                           copy=False)
         outer = outer.select(*[exp.column(exp.to_identifier(n, quoted=True), alias)
-                               for n in names], append=True)
+                               for n in names], append=True, copy=False)
     for name, cte in ctes:
-        outer = outer.with_(name, as_=cte)
+        outer = outer.with_(name, as_=cte, copy=False)
     return outer

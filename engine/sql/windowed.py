@@ -65,4 +65,4 @@ def per_unit_aggregate(
         last=literal(days.last),
         extra=extra if extra is not None else exp.true(),
     )
-    return query.select(*columns, append=True)
+    return query.select(*columns, append=True, copy=False)

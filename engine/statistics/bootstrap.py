@@ -36,13 +36,14 @@ def clip_highest(values: np.ndarray, fraction: float, influence: bool = False) -
 
 
 def _density_at_quantile(values: np.ndarray, p: float) -> float:
-    """Spacing estimate of the density at the p-quantile, over ~sqrt(n) order statistics
-    either side; infinite at an atom (then the threshold does not move with the sample)."""
+    """Spacing estimate of the density at the p-quantile over the probability window
+    p +- min(1/sqrt(n), (1 - p) / 2): narrow enough to stay clear of the sample maximum.
+    Infinite at an atom (then the threshold does not move with the sample)."""
     n = len(values)
-    centre = int(p * (n - 1))
-    half = max(1, int(np.sqrt(n)))
-    lo, hi = max(centre - half, 0), min(centre + half, n - 1)
-    if hi == lo:
+    half = min(1.0 / np.sqrt(n), (1.0 - p) / 2)
+    lo = int(np.floor((p - half) * (n - 1)))
+    hi = min(int(np.ceil((p + half) * (n - 1))), n - 1)
+    if hi <= lo:
         return float("inf")
     part = np.partition(values, [lo, hi])
     spread = part[hi] - part[lo]

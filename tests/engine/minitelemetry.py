@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass, field
 
 import duckdb
+import pandas as pd
 
 from engine.config.spec import (AnalysisSpec, Branch, DataSource, ExperimentSpec, ExposureSignal,
                                 Metric, Segment, SegmentDataSource)
@@ -64,24 +65,28 @@ def make_world(seed: int = 7, clients: int = 70) -> World:
 
 
 def write_world(world: World, path) -> None:
+    events = pd.DataFrame(
+        [(c, d, "normandy", "enroll", SLUG, [{"key": "branch", "value": b}])
+         for c, b, d in world.enroll_events]
+        + [(c, d, "normandy", "expose", SLUG, [{"key": "branch", "value": "?"}])
+           for c, d in world.expose_events],
+        columns=["client_id", "submission_date", "event_category", "event_method",
+                 "event_string_value", "event_map_values"])
+    daily = pd.DataFrame(world.daily)
+    daily["experiments"] = [[{"key": k, "value": v} for k, v in pairs] for pairs in daily["experiments"]]
+    assignments = pd.DataFrame(world.assignments, columns=["client_id", "branch", "enrollment_date"])
     con = duckdb.connect(str(path))
     con.execute("CREATE SCHEMA telemetry; CREATE SCHEMA mydata")
-    con.execute("""CREATE TABLE telemetry.events (client_id VARCHAR, submission_date DATE,
-        event_category VARCHAR, event_method VARCHAR, event_string_value VARCHAR,
-        event_map_values STRUCT(key VARCHAR, value VARCHAR)[])""")
-    con.executemany("INSERT INTO telemetry.events VALUES (?, ?, 'normandy', 'enroll', ?, ?)",
-                    [(c, d, SLUG, [{"key": "branch", "value": b}]) for c, b, d in world.enroll_events])
-    con.executemany("INSERT INTO telemetry.events VALUES (?, ?, 'normandy', 'expose', ?, ?)",
-                    [(c, d, SLUG, [{"key": "branch", "value": "?"}]) for c, d in world.expose_events])
-    con.execute("""CREATE TABLE telemetry.clients_daily (client_id VARCHAR, submission_date DATE,
-        active_hours_sum DOUBLE, uri_count BIGINT, country VARCHAR, feature_used BOOLEAN,
-        experiments STRUCT(key VARCHAR, value VARCHAR)[])""")
-    con.executemany("INSERT INTO telemetry.clients_daily VALUES (?, ?, ?, ?, ?, ?, ?)", [
-        (r["client_id"], r["submission_date"], r["active_hours_sum"], r["uri_count"],
-         r["country"], r["feature_used"], [{"key": k, "value": v} for k, v in r["experiments"]])
-        for r in world.daily])
-    con.execute("CREATE TABLE mydata.assignments (client_id VARCHAR, branch VARCHAR, enrollment_date DATE)")
-    con.executemany("INSERT INTO mydata.assignments VALUES (?, ?, ?)", world.assignments)
+    con.execute("""CREATE TABLE telemetry.events AS SELECT client_id,
+        CAST(submission_date AS DATE) AS submission_date, event_category, event_method,
+        event_string_value, CAST(event_map_values AS STRUCT(key VARCHAR, value VARCHAR)[])
+        AS event_map_values FROM events""")
+    con.execute("""CREATE TABLE telemetry.clients_daily AS SELECT client_id,
+        CAST(submission_date AS DATE) AS submission_date, active_hours_sum, uri_count, country,
+        feature_used, CAST(experiments AS STRUCT(key VARCHAR, value VARCHAR)[]) AS experiments
+        FROM daily""")
+    con.execute("""CREATE TABLE mydata.assignments AS SELECT client_id, branch,
+        CAST(enrollment_date AS DATE) AS enrollment_date FROM assignments""")
     con.close()
 
 
@@ -122,11 +127,14 @@ def truth_enrollments(world: World, custom: bool) -> dict[str, tuple[str, dt.dat
 def truth_table(world: World, win: Window, basis: str, custom: bool) -> dict[str, dict]:
     """client_id -> expected row of the per-client table."""
     out = {}
+    by_client: dict[str, list[dict]] = {}
+    for r in world.daily:
+        by_client.setdefault(r["client_id"], []).append(r)
     for cid, (branch, enrolled, n) in truth_enrollments(world, custom).items():
+        mine = by_client.get(cid, [])
         if custom:
             lo, hi = enrolled + DAY, enrolled + dt.timedelta(days=win.end)
-            exposures = [r["submission_date"] for r in world.daily
-                         if r["client_id"] == cid and r["feature_used"] and lo <= r["submission_date"] <= hi
+            exposures = [r["submission_date"] for r in mine if r["feature_used"] and lo <= r["submission_date"] <= hi
                          and START + DAY <= r["submission_date"] <= TIMELINE.last_enrollment_date + dt.timedelta(days=win.end)]
         else:
             lo, hi = enrolled, enrolled + dt.timedelta(days=win.end)
@@ -135,10 +143,9 @@ def truth_table(world: World, win: Window, basis: str, custom: bool) -> dict[str
         if basis == "exposures" and not exposures:
             continue
         first, last = enrolled + dt.timedelta(days=win.start), enrolled + dt.timedelta(days=win.end)
-        rows = [r for r in world.daily if r["client_id"] == cid and first <= r["submission_date"] <= last
+        rows = [r for r in mine if first <= r["submission_date"] <= last
                 and (win.start < 0 or any(k == SLUG for k, _ in r["experiments"]))]
-        seg_rows = [r for r in world.daily if r["client_id"] == cid
-                    and enrolled - 3 * DAY <= r["submission_date"] <= enrolled]
+        seg_rows = [r for r in mine if enrolled - 3 * DAY <= r["submission_date"] <= enrolled]
         out[cid] = dict(
             branch=branch, enrollment_date=enrolled, num_enrollment_events=n,
             exposure_date=min(exposures) if exposures else None,

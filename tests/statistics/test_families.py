@@ -103,3 +103,18 @@ def test_sequential_option_is_wider_and_consistent_with_its_p_value():
                    "treatment", "difference")
         assert seq.upper - seq.lower > fixed.upper - fixed.lower
         assert (seq.p_value < 0.05) == (seq.lower > 0 or seq.upper < 0)
+
+
+def test_clip_influence_matches_the_sampling_spread_of_the_clipped_mean():
+    from engine.statistics.bootstrap import clip_highest
+    rng = np.random.default_rng(8)
+    n, runs = 3000, 500
+    means, fixed_se, influence_se = [], [], []
+    for _ in range(runs):
+        x = rng.lognormal(0, 1, n)
+        means.append(clip_highest(x, 0.005).mean())
+        fixed_se.append(clip_highest(x, 0.005).std() / np.sqrt(n))
+        influence_se.append(clip_highest(x, 0.005, influence=True).std() / np.sqrt(n))
+    spread = np.std(means)
+    assert np.mean(influence_se) / spread == pytest.approx(1.0, abs=0.08)
+    assert np.mean(fixed_se) / spread < np.mean(influence_se) / spread
