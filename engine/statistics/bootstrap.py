@@ -19,35 +19,28 @@ def clip_highest(values: np.ndarray, fraction: float, influence: bool = False) -
     narrow (~10% on lognormal data). With `influence`, each value also carries the threshold's
     influence, fraction / f(q) * (share below q - 1[x <= q]), which sums to 0 (the point is
     unchanged) and gives resampling and OLS the winsorised mean's asymptotic variance.
+    f(q) is a spacing estimate over the probability window p +- min(1/sqrt(n), (1 - p) / 2),
+    narrow enough to stay clear of the sample maximum; one partition serves both.
     """
-    if not fraction or len(values) < 2:
+    n = len(values)
+    if not fraction or n < 2:
         return values
     p = 1.0 - fraction
-    threshold = np.quantile(values, p)
-    clipped = np.minimum(values, threshold)
-    if influence:
-        density = _density_at_quantile(values, p)
-        if density > 0 and np.isfinite(density):
-            below = values <= threshold
-            slope = fraction / density
-            np.subtract(clipped, slope, out=clipped, where=below)
-            clipped += slope * np.count_nonzero(below) / len(values)
-    return clipped
-
-
-def _density_at_quantile(values: np.ndarray, p: float) -> float:
-    """Spacing estimate of the density at the p-quantile over the probability window
-    p +- min(1/sqrt(n), (1 - p) / 2): narrow enough to stay clear of the sample maximum.
-    Infinite at an atom (then the threshold does not move with the sample)."""
-    n = len(values)
-    half = min(1.0 / np.sqrt(n), (1.0 - p) / 2)
-    lo = int(np.floor((p - half) * (n - 1)))
-    hi = min(int(np.ceil((p + half) * (n - 1))), n - 1)
-    if hi <= lo:
-        return float("inf")
-    part = np.partition(values, [lo, hi])
+    pos = p * (n - 1)
+    k0, k1 = int(np.floor(pos)), min(int(np.floor(pos)) + 1, n - 1)
+    half = min(1.0 / np.sqrt(n), fraction / 2)
+    lo, hi = int(np.floor((p - half) * (n - 1))), min(int(np.ceil((p + half) * (n - 1))), n - 1)
+    part = np.partition(values, sorted({lo, k0, k1, hi}))
+    threshold = part[k0] + (pos - k0) * (part[k1] - part[k0])  # numpy's linear quantile
     spread = part[hi] - part[lo]
-    return (hi - lo) / (n * spread) if spread > 0 else float("inf")
+    del part
+    clipped = np.minimum(values, threshold)
+    if influence and hi > lo and spread > 0:  # no spread: an atom, the threshold stays put
+        slope = fraction * n * spread / (hi - lo)  # fraction / density
+        below = values <= threshold
+        np.subtract(clipped, slope, out=clipped, where=below)
+        clipped += slope * np.count_nonzero(below) / n
+    return clipped
 
 
 def drop_highest(bv: BranchValues, fraction: float, influence: bool = False) -> BranchValues:

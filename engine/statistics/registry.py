@@ -22,7 +22,7 @@ _CI = Param("confidence_interval", "number", 0.95, "Two-sided confidence level o
 _NUM_SAMPLES = Param("num_samples", "integer", 10000, "Bootstrap replicates",
                      schema_extra=(("minimum", 1),))
 _DROP_HIGHEST = Param("drop_highest", "number", 0.005,
-                      "Fraction of the highest values dropped before computing",
+                      "Values above the (1 - drop_highest) quantile are clipped to it before computing",
                       schema_extra=(("minimum", 0), ("exclusiveMaximum", 1)))
 _CLIP_INFLUENCE = Param("clip_influence", "boolean", True,
                         "Widen intervals for the randomness of the drop_highest threshold "
