@@ -5,7 +5,9 @@ declared once here and feed the JSON Schemas, the validator's messages and the i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 JSON_TYPES = ("number", "integer", "boolean", "string", "array", "object")
@@ -41,7 +43,14 @@ class PluginDef:
     name: str
     description: str
     params: tuple[Param, ...] = ()
-    implementation: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    # "module:function" of the implementation, imported on first use so that reading the
+    # declarations (schemas, validator) never pays for numpy/scipy/pandas imports.
+    implementation: str | None = None
+
+    def load(self) -> Callable[..., Any]:
+        if self.implementation is None:
+            raise LookupError(f"{self.name!r} has no implementation")
+        return _load_reference(self.implementation)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -58,3 +67,9 @@ class PluginDef:
             "required": [p.name for p in self.params if p.required],
             "additionalProperties": False,
         }
+
+
+@lru_cache(maxsize=None)
+def _load_reference(reference: str) -> Callable[..., Any]:
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)

@@ -8,14 +8,6 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from engine.plugins import Param, PluginDef
-from engine.statistics.binomial import binomial
-from engine.statistics.bootstrap import bootstrap_mean
-from engine.statistics.counts import count, sum_
-from engine.statistics.dau import per_client_dau_impact
-from engine.statistics.density import empirical_cdf, kernel_density_estimate
-from engine.statistics.linear_model import linear_model_mean
-from engine.statistics.population_ratio import population_ratio
-from engine.statistics.quantiles import deciles
 
 _CI = Param("confidence_interval", "number", 0.95, "Two-sided confidence level of intervals",
             schema_extra=(("exclusiveMinimum", 0), ("exclusiveMaximum", 1)))
@@ -42,14 +34,14 @@ _DECLARATIONS = (
               (_NUM_SAMPLES, _DROP_HIGHEST, _CLIP_INFLUENCE, _CI, _SEQUENTIAL, _SEQUENTIAL_TUNING,
                Param("exact", "boolean", False,
                      "Resample every client (slow, for parity) instead of the binned scheme")),
-              implementation=bootstrap_mean),
+              implementation="engine.statistics.bootstrap:bootstrap_mean"),
     PluginDef("binomial", "Proportion of clients with a true value (Beta posterior)",
               (_CI, _SEQUENTIAL, _SEQUENTIAL_TUNING,
                Param("num_samples", "integer", 10000, "Posterior draws for comparisons",
                      schema_extra=(("minimum", 1),))),
-              implementation=binomial),
+              implementation="engine.statistics.binomial:binomial"),
     PluginDef("deciles", "Deciles per branch with quantile intervals", (_CI,),
-              implementation=deciles),
+              implementation="engine.statistics.quantiles:deciles"),
     PluginDef("kernel_density_estimate", "Kernel density estimate per branch",
               (Param("bandwidth", "string", "normal_reference", "Bandwidth rule",
                      enum=("normal_reference", "scott", "silverman")),
@@ -57,11 +49,11 @@ _DECLARATIONS = (
                      schema_extra=(("exclusiveMinimum", 0),)),
                Param("kernel", "string", "gau", "Kernel", enum=("gau",)),
                _LOG_SPACE, _GRID_SIZE),
-              implementation=kernel_density_estimate),
+              implementation="engine.statistics.density:kernel_density_estimate"),
     PluginDef("empirical_cdf", "Empirical cumulative distribution per branch",
-              (_LOG_SPACE, _GRID_SIZE), implementation=empirical_cdf),
-    PluginDef("count", "Number of clients per branch", (), implementation=count),
-    PluginDef("sum", "Sum of the metric per branch", (), implementation=sum_),
+              (_LOG_SPACE, _GRID_SIZE), implementation="engine.statistics.density:empirical_cdf"),
+    PluginDef("count", "Number of clients per branch", (), implementation="engine.statistics.counts:count"),
+    PluginDef("sum", "Sum of the metric per branch", (), implementation="engine.statistics.counts:sum_"),
     PluginDef("linear_model_mean", "Mean by OLS, optionally adjusted for a pre-enrollment covariate",
               (_DROP_HIGHEST, _CLIP_INFLUENCE, _CI, _SEQUENTIAL, _SEQUENTIAL_TUNING,
                Param("covariate_adjustment", "object", None,
@@ -70,15 +62,15 @@ _DECLARATIONS = (
                                                               "enum": list(_PERIOD_NAMES)}}),
                                    ("required", ["period"]),
                                    ("additionalProperties", False)))),
-              implementation=linear_model_mean),
+              implementation="engine.statistics.linear_model:linear_model_mean"),
     PluginDef("per_client_dau_impact", "Impact on daily active users, per client",
               (_NUM_SAMPLES, _DROP_HIGHEST, _CLIP_INFLUENCE, _CI),
-              implementation=per_client_dau_impact),
+              implementation="engine.statistics.dau:per_client_dau_impact"),
     PluginDef("population_ratio", "Ratio of two metrics' sums over the population",
               (Param("numerator", "string", None, "Metric slug of the numerator", required=True),
                Param("denominator", "string", None, "Metric slug of the denominator", required=True),
                _NUM_SAMPLES, _DROP_HIGHEST, _CLIP_INFLUENCE, _CI),
-              implementation=population_ratio),
+              implementation="engine.statistics.population_ratio:population_ratio"),
 )
 
 STATISTICS: MappingProxyType[str, PluginDef] = MappingProxyType({d.name: d for d in _DECLARATIONS})
