@@ -182,7 +182,8 @@ class Repository:
     _libraries: dict[str, tuple[Document | None, Library]] = field(
         default_factory=dict, repr=False, compare=False)
 
-    # (platform, metric) -> (Metric | None, findings) for metrics no experiment layer touches
+    # (platform, metric) -> (its data source, Metric | None, findings) for metrics no experiment
+    # layer touches, or None when the metric's resolution depends on the experiment
     shared_metrics: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
 
     def platforms(self) -> tuple[str, ...]:

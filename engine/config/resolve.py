@@ -8,7 +8,6 @@ Nothing shared is mutated: merging builds new entries.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -16,20 +15,22 @@ from typing import Any
 
 from engine.config import sqlcheck
 from engine.config.dates import experiment_dates
+from engine.config.entries import (fragment_source, ratio_targets, statistics_of, strings,
+                                   table_of)
 from engine.config.load import Document
 from engine.config.merged import WILDCARD, MergedMetrics
 from engine.config.parameters import merge_parameters
 from engine.config.references import (depends_on_references, did_you_mean, element_line,
-                                      lookup, outcome_documents, statistic_references)
+                                      hints_enabled, lookup, outcome_documents,
+                                      statistic_references)
 from engine.config.repository import Entry, Library, Origin, Repository, entry_of
 from engine.config.spec import (PERIOD_ALIASES, PERIODS, AnalysisSpec, Branch, DataSource,
-                                ExperimentSpec, ExposureSignal, Metric, PreTreatmentSpec,
-                                Segment, SegmentDataSource, Source, StatisticSpec)
+                                ExperimentSpec, ExposureSignal, Metric, Segment,
+                                SegmentDataSource)
 from engine.config.templates import (ExperimentView, TemplateContext, TemplateError,
                                      render_source, render_sql)
 from engine.findings import Finding, Severity, has_errors
 from engine.registry import RegistryEntry
-from engine.statistics.registry import STATISTICS
 
 OUTCOME_PERIODS = ("weekly", "overall")  # outcome metrics are analysed in these periods
 _UNITS = {"client_id": "client", "profile_group_id": "profile_group"}
@@ -46,21 +47,13 @@ class Resolution:
         return self.spec is not None
 
 
-def _table(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, (list, tuple)) else ()
-
-
 class _Resolver:
     """State of one resolution: merged library, template context, caches, findings."""
 
     def __init__(self, doc: Document, repo: Repository, entry: RegistryEntry | None, platform: str,
                  fail_fast: bool = False):
         self.doc, self.repo, self.entry, self.platform = doc, repo, entry, platform
-        self.config = _table(doc.data.get("experiment"))
+        self.config = table_of(doc.data.get("experiment"))
         self.findings: list[Finding] = []
         self.fail_fast, self.checked = fail_fast, 0
         self.metrics_done: dict[str, Metric | None] = {}
@@ -149,31 +142,38 @@ class _Resolver:
                 group_id_column=entry.get("group_id_column", "profile_group_id"),
                 analysis_units=tuple(_UNITS.get(u, u) for u in entry.get("analysis_units", _UNITS)),
                 friendly_name=entry.get("friendly_name", ""), description=entry.get("description", ""),
-                source=_source(entry, "from_expression"))
+                source=fragment_source(entry, "from_expression"))
         return self.sources_done[name]
 
-    def shareable(self, name: str) -> bool:
-        """True if no layer of this experiment touches the metric, so its resolution is the
-        same for every experiment on the platform and can be cached in the repository."""
+    def shared(self, name: str) -> tuple[Metric | None, tuple[Finding, ...]] | None:
+        """The platform-wide resolution of a metric no layer of this experiment touches (the
+        same for every experiment on the platform, so cached in the repository), else None."""
         if name in self.touched_metrics or any(fnmatch.fnmatchcase(name, p) for p in self.wildcards):
-            return False
-        entry = self.library.metrics[name]
-        template = entry.get("select_expression")
-        return (entry.get("data_source") not in self.touched_sources
-                and isinstance(template, str) and "experiment" not in template
-                and "parameters" not in template and not entry.get("depends_on")
-                and not _ratio_targets(entry))
+            return None
+        key = (self.platform, name)
+        if key not in self.repo.shared_metrics:
+            base = _base_resolver(self.repo, self.platform)
+            entry = base.library.metrics[name]
+            template = entry.get("select_expression")
+            shareable = (isinstance(template, str) and "experiment" not in template
+                         and "parameters" not in template and not entry.get("depends_on")
+                         and not ratio_targets(entry))
+            if shareable:
+                with hints_enabled(True):  # cached for every later, reported, resolution
+                    base.metric(name)
+            self.repo.shared_metrics[key] = (entry.get("data_source"), base.metrics_done[name],
+                                             tuple(base.findings)) if shareable else None
+        cached = self.repo.shared_metrics[key]
+        if cached is None or cached[0] in self.touched_sources:
+            return None
+        return cached[1], cached[2]
 
     def metric(self, name: str) -> Metric | None:
         if name in self.metrics_done:
             return self.metrics_done[name]
-        if self.doc is not _BASE_DOC and self.shareable(name):
-            key = (self.platform, name)
-            if key not in self.repo.shared_metrics:
-                base = _base_resolver(self.repo, self.platform)
-                base.metric(name)
-                self.repo.shared_metrics[key] = (base.metrics_done[name], tuple(base.findings))
-            metric, findings = self.repo.shared_metrics[key]
+        shared = self.shared(name) if self.doc is not _BASE_DOC else None
+        if shared is not None:
+            metric, findings = shared
             self.findings += findings
             self.metrics_done[name] = metric
             if metric is not None and metric.data_source is not None:
@@ -184,8 +184,8 @@ class _Resolver:
         metrics = self.library.metrics
         self.findings += depends_on_references(entry, metrics, self.platform)
         self.findings += statistic_references(entry, metrics, self.platform)
-        depends_on = _strings(entry.get("depends_on"))
-        for dependency in depends_on + _ratio_targets(entry):
+        depends_on = strings(entry.get("depends_on"))
+        for dependency in depends_on + ratio_targets(entry):
             if dependency in metrics:
                 self.metric(dependency)
         select = entry.get("select_expression")
@@ -205,12 +205,12 @@ class _Resolver:
         bases = entry.get("analysis_bases") or entry.get("exposure_basis") or ("enrollments", "exposures")
         metric = Metric(
             name=name, select_expression=rendered, data_source=source,
-            statistics=_statistics(entry.get("statistics")),
+            statistics=statistics_of(entry.get("statistics")),
             friendly_name=entry.get("friendly_name", ""), description=entry.get("description", ""),
             bigger_is_better=entry.get("bigger_is_better", True), category=entry.get("category"),
             type=entry.get("type"), depends_on=depends_on, analysis_bases=tuple(bases),
             analysis_units=tuple(_UNITS.get(u, u) for u in entry.get("analysis_units", _UNITS)),
-            source=_source(entry, "select_expression"))
+            source=fragment_source(entry, "select_expression"))
         self.metrics_done[name] = metric
         return metric
 
@@ -253,7 +253,7 @@ class _Resolver:
 
     def segments(self) -> tuple[Segment, ...]:
         from_config = "segments" in self.config
-        slugs = _strings(self.config.get("segments")) if from_config else (
+        slugs = strings(self.config.get("segments")) if from_config else (
             self.entry.segments if self.entry else ())
         result = []
         for slug in slugs:
@@ -282,13 +282,14 @@ class _Resolver:
                 source_entry.name, from_expression, source_entry.get("window_start", 0),
                 source_entry.get("window_end", 0), source_entry.get("client_id_column", "client_id"),
                 source_entry.get("submission_date_column", "submission_date"),
-                _source(source_entry, "from_expression"))
+                fragment_source(source_entry, "from_expression"))
             result.append(Segment(slug, select, source, entry.get("friendly_name", ""),
-                                  entry.get("description", ""), _source(entry, "select_expression")))
+                                  entry.get("description", ""),
+                                  fragment_source(entry, "select_expression")))
         return tuple(result)
 
     def exposure_signal(self) -> ExposureSignal | None:
-        table = _table(self.config.get("exposure_signal"))
+        table = table_of(self.config.get("exposure_signal"))
         if not table:
             return None
         entry = entry_of(self.doc, ("experiment", "exposure_signal"), str(table.get("name", "")), table)
@@ -299,46 +300,15 @@ class _Resolver:
             return None
         return ExposureSignal(entry.name, select, source, entry.get("window_start"),
                               entry.get("window_end"), entry.get("friendly_name", ""),
-                              entry.get("description", ""), _source(entry, "select_expression"))
+                              entry.get("description", ""), fragment_source(entry, "select_expression"))
 
     @staticmethod
     def _collect(doc: Document, listed: dict[str, dict[str, tuple[Origin, bool]]]) -> None:
-        for key, names in _table(doc.data.get("metrics")).items():
+        for key, names in table_of(doc.data.get("metrics")).items():
             period = PERIOD_ALIASES.get(key, key)
             if period in listed and isinstance(names, (list, tuple)):
-                for name in _strings(names):
+                for name in strings(names):
                     listed[period].setdefault(name, (Origin(doc, ("metrics", key)), True))
-
-
-def _source(entry: Entry, fragment: str) -> Source:
-    """Where the SQL fragment of an entry is written (engine-time SQL errors point there)."""
-    origin = entry.origin_of(fragment)
-    return Source(origin.path, origin.line)
-
-
-def _ratio_targets(entry: Entry) -> tuple[str, ...]:
-    ratio = _table(_table(entry.get("statistics")).get("population_ratio"))
-    return _strings([ratio.get("numerator"), ratio.get("denominator")])
-
-
-def _statistics(table: Any) -> tuple[StatisticSpec, ...]:
-    """Known statistics with their declared parameters (the structure check reports the rest)."""
-    result = []
-    for name, params in _table(table).items():
-        declaration = STATISTICS.get(name)
-        if declaration is None:
-            continue
-        params = _table(params)
-        treatments = []
-        for treatment in params.get("pre_treatments") or ():
-            if isinstance(treatment, str):
-                treatments.append(PreTreatmentSpec(treatment))
-            elif isinstance(treatment, Mapping) and isinstance(treatment.get("name"), str):
-                rest = {k: v for k, v in treatment.items() if k != "name"}
-                treatments.append(PreTreatmentSpec(treatment["name"], MappingProxyType(rest)))
-        known = {k: v for k, v in params.items() if declaration.param(k) is not None}
-        result.append(StatisticSpec(name, MappingProxyType(known), tuple(treatments)))
-    return tuple(result)
 
 
 _BASE_DOC = Document("<platform defaults>", "", MappingProxyType({}), MappingProxyType({}))
@@ -405,7 +375,7 @@ def _resolve(resolver: _Resolver) -> Resolution:
             f"reference branch {reference_branch!r} is not a branch of the experiment",
             f"branches: {', '.join(b.slug for b in branches)}"))
     from_config = "outcomes" in config
-    outcome_slugs = _strings(config.get("outcomes")) if from_config else (entry.outcomes if entry else ())
+    outcome_slugs = strings(config.get("outcomes")) if from_config else (entry.outcomes if entry else ())
     outcome_docs, problems = outcome_documents(doc, outcome_slugs, from_config, repo, platform)
     resolver.findings += problems
     resolver.checkpoint()
@@ -419,7 +389,8 @@ def _resolve(resolver: _Resolver) -> Resolution:
     periods = resolver.periods(outcome_docs)
     segments = resolver.segments()
     exposure = resolver.exposure_signal()
-    enrollment_query = resolver.render(config.get("enrollment_query"), Origin(doc, ("experiment", "enrollment_query")),
+    enrollment_query = resolver.render(config.get("enrollment_query"),
+                                       Origin(doc, ("experiment", "enrollment_query")),
                                        "enrollment query", sqlcheck.QUERY)
     findings = tuple(dict.fromkeys(resolver.findings))
     if has_errors(findings):

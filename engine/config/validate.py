@@ -1,8 +1,15 @@
 """Validate a config root (or some of its files): structure, references, dates, templates, SQL.
 
-Experiments are resolved against the registry's platform, else `--platform`, else every
+Experiments are resolved against `--platform`, else the registry's platform, else every
 platform that has defaults; a config passes if it resolves on at least one (`resolved_on`).
 Changed outcomes, defaults and definitions are checked by resolving what they define.
+
+Offline, every platform is still tried (not only up to the first that resolves), so
+`resolved_on` is complete: the bot and the corpus verdicts compare it. That stays cheap because
+the findings of only one resolution are reported: the others stop at their first error and skip
+"did you mean" hints; a config that resolves nowhere is resolved again in full to pick the
+platform with the fewest errors. With a backend, the queries of the first platform's spec are
+dry-run too (`engine.config.warehouse`).
 """
 from __future__ import annotations
 

@@ -43,7 +43,11 @@ def open_backend(kind: str, db: Path | None, project: str | None, dataset: str) 
 
 def dry_run_findings(spec: AnalysisSpec, doc: Document, backend: Backend) -> tuple[Finding, ...]:
     """Dry-run findings of one resolved experiment, each on a config line."""
-    found = [_placed(f, spec, doc) for f in dry_run_experiment(spec, backend)]
+    try:
+        found = [_placed(f, spec, doc) for f in dry_run_experiment(spec, backend)]
+    except Exception as error:  # noqa: BLE001 - one experiment's dry run never stops the others
+        return (Finding(doc.path, 1, None, Severity.ERROR, "dry-run-failed",
+                        f"the queries could not be dry-run: {type(error).__name__}: {error}"),)
     if backend.name == "bigquery" and not has_errors(found):
         size = estimated_bytes(spec, backend)
         if size is not None:

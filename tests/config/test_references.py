@@ -78,3 +78,32 @@ def test_sql_error_column_points_into_the_line(tmp_path):
     result = resolve(repo.experiments["exp"], repo, None, "firefox_desktop")
     (finding,) = [f for f in result.findings if f.code == "sql-syntax"]
     assert finding.line == 4 and finding.column is not None and finding.column > len('select_expression = "')
+
+
+def test_fail_fast_stops_at_the_first_error(tmp_path):
+    text = '[metrics]\nweekly = ["nope_one", "nope_two"]\n'
+    repo = load_repository(mini_root(tmp_path, {"exp": text}))
+    full = resolve(repo.experiments["exp"], repo, None, "firefox_desktop")
+    fast = resolve(repo.experiments["exp"], repo, None, "firefox_desktop", fail_fast=True)
+    assert [f.message for f in full.findings if f.is_error] == [
+        "metric 'nope_one' (listed for weekly) is not defined for platform firefox_desktop",
+        "metric 'nope_two' (listed for weekly) is not defined for platform firefox_desktop"]
+    assert not fast.ok and [f for f in fast.findings if f.is_error] == [full.findings[0]]
+
+
+def test_offline_validation_reports_the_best_platform_in_full_with_hints(tmp_path):
+    from engine.config.validate import validate
+    root = write(mini_root(tmp_path, {
+        "exp": '[metrics]\nweekly = ["active_hour", "uri_cont"]\n',
+        "fine": '[metrics]\nweekly = ["active_hours"]\n'}), {
+        "engine/definitions/fenix.toml": DEFINITIONS.replace("[metrics.active_hours]",
+                                                             "[metrics.fenix_only]"),
+        "engine/defaults/fenix.toml": ""})
+    report = validate(root)
+    assert report.experiments["fine"].resolved_on == ("firefox_desktop",)
+    assert report.experiments["fine"].spec.platform == "firefox_desktop"
+    broken = report.experiments["exp"]
+    assert broken.resolved_on == () and broken.spec is None
+    errors = [(f.line, f.message.split(" (")[0], f.hint) for f in broken.findings if f.is_error]
+    assert errors == [(2, "metric 'active_hour'", "did you mean 'active_hours'?"),
+                      (2, "metric 'uri_cont'", "did you mean 'uri_count'?")]
