@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import importlib.util
 import os
 
 from flask import Flask, abort, jsonify, request
@@ -12,11 +11,13 @@ from bot import webhooks
 from bot.config import Settings
 from bot.handlers import daily_job
 from bot.jobs import JobQueue
+from bot.pages import blueprint as result_pages
 
 
 def create_app(settings: Settings | None = None, queue: JobQueue | None = None) -> Flask:
     settings = settings or Settings.from_env()
     queue = queue or JobQueue(settings.job_store)
+    queue.checkpoint_in_background()  # no WAL checkpoint (and its fsync) inside a webhook answer
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["RESULTS_DIR"] = str(settings.results_dir)
@@ -38,8 +39,5 @@ def create_app(settings: Settings | None = None, queue: JobQueue | None = None) 
         queued = queue.enqueue(daily_job(dt.date.today()))
         return jsonify(queued=queued), 202
 
-    if importlib.util.find_spec("bot.pages") is not None:
-        from bot.pages import blueprint as pages
-
-        app.register_blueprint(pages)
+    app.register_blueprint(result_pages)  # /experiments/..., the pages the bot's result links point at
     return app

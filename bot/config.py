@@ -48,7 +48,11 @@ class Settings:
     seconds_between_requests: float = 0.25  # PyGithub throttling (GitHub's secondary limits)
     seconds_between_writes: float = 1.0
     retries: int = 5
-    engine_args: tuple[str, ...] = ()  # extra `jetstream analyse` options (backend settings)
+    engine_args: tuple[str, ...] = ()  # extra `jetstream analyse` options
+    telemetry_db: Path | None = None  # DuckDB telemetry file `jetstream analyse --db` reads
+    # BigQuery dry runs (PR plans' byte estimates) when a project is configured
+    bigquery_project: str | None = None
+    bigquery_dataset: str = "jetstream"
     registry: str | None = None  # Experimenter JSON file or URL
     config_root: Path = Path(".")  # the default branch's configs, for daily runs
     work_dir: Path = Path("jetstream-work")  # materialised trees at merge commits
@@ -82,6 +86,9 @@ class Settings:
             seconds_between_writes=_float(env, "JETSTREAM_GITHUB_SECONDS_BETWEEN_WRITES", 1.0),
             retries=int(_float(env, "JETSTREAM_GITHUB_RETRIES", 5)),
             engine_args=tuple((env.get("JETSTREAM_ENGINE_ARGS") or "").split()),
+            telemetry_db=Path(env["JETSTREAM_DB"]) if env.get("JETSTREAM_DB") else None,
+            bigquery_project=env.get("JETSTREAM_BIGQUERY_PROJECT") or None,
+            bigquery_dataset=env.get("JETSTREAM_BIGQUERY_DATASET") or "jetstream",
             registry=env.get("JETSTREAM_REGISTRY") or None,
             config_root=Path(env.get("JETSTREAM_CONFIG_ROOT") or "."),
             work_dir=Path(env.get("JETSTREAM_WORK_DIR") or "jetstream-work"),

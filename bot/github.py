@@ -43,6 +43,7 @@ class CheckOutput:
     conclusion: str  # success | failure | neutral | action_required
     annotations: tuple[Mapping[str, Any], ...] = ()
     details_url: str | None = None
+    text: str = ""  # the output's details (Markdown), below the summary
 
 
 class GitHubApp:
@@ -138,6 +139,8 @@ class RepoClient:
         batches = list(_batches(output.annotations, ANNOTATION_BATCH)) or [()]
         for index, batch in enumerate(batches):
             body: dict[str, Any] = {"title": output.title, "summary": output.summary}
+            if output.text:
+                body["text"] = output.text
             if batch:
                 body["annotations"] = [dict(a) for a in batch]
             last = index == len(batches) - 1

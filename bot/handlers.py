@@ -61,20 +61,22 @@ def validate(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
         try:
             plan, layout, registry = _plan(root, config_changes, ctx)
         except LayoutError as error:
-            plan, findings = [], [Finding(".", None, None, Severity.ERROR, "layout", str(error))]
+            plan, registry = [], None
+            findings = [Finding(".", None, None, Severity.ERROR, "layout", str(error))]
         else:
             paths = {root / c.path for c in config_changes if c.status != "removed"}
             paths |= {p for p in layout.experiment_paths() if p.stem in {a.slug for a in plan}}
             findings = ctx.ports.validate(root, sorted(paths), registry=registry) if paths else []
         # Fork content is data we never send to the warehouse, not even as a dry run.
-        estimate = None if pull.fork or not plan else ctx.ports.estimate_bytes(root, [a.slug for a in plan])
+        estimates = None if pull.fork or not plan else ctx.ports.estimate_bytes(
+            root, [a.slug for a in plan], registry=registry, settings=ctx.settings)
     errors = any(f.is_error for f in findings)
     if config_changes:
-        body = reports.validation_comment(sha, findings, plan, estimate, structural_only=pull.fork)
+        body = reports.validation_comment(sha, findings, plan, estimates, structural_only=pull.fork)
         client.upsert_comment(p["pr"], reports.MARKER, body)
-    title, summary = reports.check_summary(findings, plan)
-    client.complete_check(run, CheckOutput(title, summary, "failure" if errors else "success",
-                                           reports.annotations(findings)))
+    text = reports.check_text(findings, plan, estimates)
+    client.complete_check(run, CheckOutput(text.title, text.summary, "failure" if errors else "success",
+                                           reports.annotations(findings), text=text.text))
     return {"findings": len(findings), "errors": errors, "plan": [a.slug for a in plan]}
 
 
@@ -118,8 +120,7 @@ def reanalyse_job(slug: str, date: str, config_root: str, origin: Mapping[str, A
 def reanalyse(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
     p = job.payload
     outcome = ctx.ports.reanalyse(p["slug"], config_root=Path(p["config_root"]),
-                                  date=dt.date.fromisoformat(p["date"]), registry=ctx.settings.registry,
-                                  engine_args=ctx.settings.engine_args)
+                                  date=dt.date.fromisoformat(p["date"]), settings=ctx.settings)
     origin = p.get("origin") or {}
     if origin:
         queue.enqueue(Job("report", f"report:{job.key}", f"merge:{origin['repo']}",

@@ -4,22 +4,30 @@ estimate bytes. Handlers receive a `Ports` value, so tests and later wiring swap
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
+import json
+import logging
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
-from engine.config.layout import LayoutError, detect_layout
-from engine.config.load import load_document
-from engine.findings import Finding, Severity
+from bot.config import Settings
+from engine.config.dryrun import estimated_bytes
+from engine.config.repository import load_repository
+from engine.config.validate import resolve_experiment, validate
+from engine.config.warehouse import open_backend
+from engine.export import errors_name, metadata_name
+from engine.findings import Finding
 from engine.registry import Registry, RegistryError, load_registry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ReanalysisOutcome:
-    status: str  # succeeded | failed | unavailable
+    status: str  # succeeded | skipped | failed | unavailable
     detail: str = ""
 
 
@@ -34,51 +42,81 @@ def load_registry_or_none(source: str | None) -> Registry | None:
 
 def validate_tree(root: Path, paths: list[Path] | None = None, registry: Registry | None = None) -> list[Finding]:
     """Findings for `paths` (all configs when None) of the config tree at `root`."""
-    if importlib.util.find_spec("engine.config.validate") is not None:
-        from engine.config.validate import validate
-
-        return list(validate(root, paths, registry=registry).findings)
-    return _parse_only(root, paths)
+    return list(validate(root, paths, registry=registry).findings)
 
 
-def _parse_only(root: Path, paths: list[Path] | None) -> list[Finding]:
-    """Fallback until the validator lands: TOML syntax and file-level checks only."""
-    try:
-        layout = detect_layout(root)
-    except LayoutError as error:
-        return [Finding(".", None, None, Severity.ERROR, "layout", str(error))]
-    candidates = paths if paths is not None else sorted(p for p in root.rglob("*.toml") if layout.kind_of(p))
-    findings: list[Finding] = []
-    for path in candidates:
-        findings.extend(load_document(path, layout.display(path)).findings)
-    return findings
+def analyse_command(slug: str, config_root: Path, date: dt.date, settings: Settings) -> list[str]:
+    """The `jetstream analyse` call for one experiment. Each experiment has its own result-table
+    file, so two worker threads analysing two experiments never contend for DuckDB's
+    one-writer-per-file lock; the JSON export (what the result pages read) is shared."""
+    out = settings.results_dir.resolve()
+    registry = ("--registry", settings.registry) if settings.registry else ()
+    return [sys.executable, "-m", "engine.cli", "analyse", "--date", date.isoformat(),
+            "--experiment", slug, "--config-root", str(Path(config_root).resolve()),
+            "--db", str(Path(settings.telemetry_db or "").resolve()),
+            "--results-db", str(out / "tables" / f"{slug}.duckdb"), "--out", str(out),
+            *registry, *settings.engine_args]
 
 
-def reanalyse(slug: str, *, config_root: Path, date: dt.date, registry: str | None,
-              engine_args: tuple[str, ...] = ()) -> ReanalysisOutcome:
-    """`jetstream analyse` for one experiment in a child process (a crash cannot take the worker)."""
-    if importlib.util.find_spec("engine.commands.analyse") is None:
-        return ReanalysisOutcome("unavailable", "the analysis engine is not installed in this deployment")
-    command = [sys.executable, "-m", "engine.cli", "analyse", "--date", date.isoformat(),
-               "--experiment", slug, *(("--registry", registry) if registry else ()), *engine_args]
-    completed = subprocess.run(command, cwd=config_root, capture_output=True, text=True, check=False)
+def _mtime(path: Path) -> int | None:
+    return path.stat().st_mtime_ns if path.is_file() else None
+
+
+def reanalyse(slug: str, *, config_root: Path, date: dt.date, settings: Settings) -> ReanalysisOutcome:
+    """`jetstream analyse` for one experiment, in a child process rather than in-process: the
+    DuckDB backend attaches the telemetry and locks its configuration per process, an analysis'
+    frames go back to the OS when the child exits, and a crash (or a hung query being killed)
+    cannot take the worker's other jobs down with it. The ~1 s interpreter start is small next to
+    an analysis. Published = the experiment's metadata file was rewritten (exports are atomic)."""
+    if settings.telemetry_db is None:
+        return ReanalysisOutcome("unavailable", "no telemetry database configured (JETSTREAM_DB)")
+    out = settings.results_dir.resolve()
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    before = _mtime(out / metadata_name(slug)), _mtime(out / errors_name(slug))
+    env = dict(os.environ, COLUMNS="160")  # rich's summary table, should anyone read the log
+    completed = subprocess.run(analyse_command(slug, config_root, date, settings), env=env,
+                               capture_output=True, text=True, check=False)
+    published = _mtime(out / metadata_name(slug)) != before[0]
     if completed.returncode == 0:
-        return ReanalysisOutcome("succeeded")
+        if published:
+            return ReanalysisOutcome("succeeded")
+        return ReanalysisOutcome("skipped", f"nothing to publish for {date} (not started, enrollment "
+                                            "still open or skip = true)")
+    if _mtime(out / errors_name(slug)) != before[1]:
+        errors = json.loads((out / errors_name(slug)).read_text(encoding="utf-8"))
+        if errors:
+            return ReanalysisOutcome("failed", str(errors[0].get("message", ""))[:300])
     tail = (completed.stderr or completed.stdout).strip().splitlines()[-1:] or ["no output"]
     return ReanalysisOutcome("failed", tail[0][:300])
 
 
-def estimate_bytes(root: Path, slugs: list[str]) -> int | None:
-    """BigQuery's dry-run byte estimate when that backend is configured; None otherwise.
+def estimate_bytes(root: Path, slugs: list[str], *, registry: Registry | None,
+                   settings: Settings) -> Mapping[str, int | None] | None:
+    """slug -> BigQuery's dry-run byte estimate of one window's per-client query (None where the
+    experiment does not resolve or the dry run fails); None when BigQuery is not configured.
 
     Only ever called for same-repository PRs: fork content never reaches SQL.
     """
-    return None
+    if not settings.bigquery_project or not slugs:
+        return None
+    estimates: dict[str, int | None] = {}
+    backend = repository = None
+    for slug in slugs:
+        try:
+            if backend is None:  # inside the try: missing credentials cost the estimate only
+                backend = open_backend("bigquery", None, settings.bigquery_project, settings.bigquery_dataset)
+                repository = load_repository(root)
+            spec, _ = resolve_experiment(root, slug, registry=registry, repository=repository)
+            estimates[slug] = estimated_bytes(spec, backend) if spec is not None else None
+        except Exception:  # noqa: BLE001 - an estimate is advice; the validation goes on without it
+            log.warning("no byte estimate for %s", slug, exc_info=True)
+            estimates[slug] = None
+    return estimates
 
 
 @dataclass(frozen=True)
 class Ports:
     validate: Callable[..., list[Finding]] = validate_tree
     reanalyse: Callable[..., ReanalysisOutcome] = reanalyse
-    estimate_bytes: Callable[[Path, list[str]], int | None] = estimate_bytes
+    estimate_bytes: Callable[..., Mapping[str, int | None] | None] = estimate_bytes
     load_registry: Callable[[str | None], Registry | None] = load_registry_or_none

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
+from bot.webhooks import REANALYSIS_CHECK, VALIDATE_CHECK
 from engine.affected import Affected
+from engine.config.warehouse import human_bytes
 from engine.findings import Finding, Severity
 
 MARKER = "<!-- jetstream-bot:sticky -->"
@@ -25,7 +27,7 @@ _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "@": "&#64;"}
 @dataclass(frozen=True)
 class ReanalysisRow:
     slug: str
-    status: str  # queued | running | succeeded | failed | unavailable | superseded
+    status: str  # queued | running | succeeded | skipped | failed | unavailable | superseded
     link: str = ""
     detail: str = ""
 
@@ -55,45 +57,67 @@ def findings_table(findings: Sequence[Finding]) -> list[str]:
     return rows
 
 
-def plan_lines(plan: Sequence[Affected], estimated_bytes: int | None) -> list[str]:
+def plan_lines(plan: Sequence[Affected], estimates: Mapping[str, int | None] | None) -> list[str]:
+    """The plan; with BigQuery configured, each experiment's dry-run estimate and their total."""
     if not plan:
         return ["**Plan:** merging re-analyses no experiment."]
     lines = [f"**Plan:** merging re-analyses {len(plan)} experiment{'s' * (len(plan) != 1)}:"]
-    lines += [f"- {escape(a.slug)}: {'; '.join(escape(r) for r in a.reasons)}" for a in plan]
-    if estimated_bytes is not None:
-        lines.append(f"\nBigQuery estimate: {estimated_bytes / 1e9:,.2f} GB scanned.")
+    for a in plan:
+        line = f"- {escape(a.slug)}: {'; '.join(escape(r) for r in a.reasons)}"
+        if estimates is not None:
+            size = estimates.get(a.slug)
+            line += f" (BigQuery: {human_bytes(size) if size is not None else 'no estimate'})"
+        lines.append(line)
+    known = [v for v in (estimates or {}).values() if v is not None]
+    if known:
+        lines.append(f"\nBigQuery dry-run estimate: {human_bytes(sum(known))} per window query "
+                     f"({len(known)} of {len(plan)} experiments estimated; every window and analysis "
+                     "basis runs its own query).")
     return lines
 
 
-def fold(title: str, lines: list[str], budget: int = _BUDGET) -> str:
-    """Lines inside `<details>`, cut to fit GitHub's limit with a note about what was left out."""
-    kept, size = [], 0
+def fit(lines: Sequence[str], budget: int) -> tuple[list[str], int]:
+    """The leading lines whose text fits `budget` characters, and how many were left out."""
+    size = 0
     for index, line in enumerate(lines):
-        if size + len(line) + 1 > budget:
-            kept.append(f"\n… {len(lines) - index} more line(s) not shown; every finding is an annotation "
-                        "on the check run.")
-            break
-        kept.append(line)
         size += len(line) + 1
+        if size > budget:
+            return list(lines[:index]), len(lines) - index
+    return list(lines), 0
+
+
+def fold(title: str, lines: Sequence[str], budget: int, overflow: str) -> str:
+    """Lines inside `<details>`, cut to fit; `overflow` (with {n}) says where the rest is."""
+    kept, left_out = fit(lines, budget)
+    if left_out:
+        kept.append("\n" + overflow.format(n=left_out))
     body = "\n".join(kept)
     return f"<details><summary>{title}</summary>\n\n{body}\n\n</details>"
 
 
+def _section(title: str, lines: list[str], budget: int, overflow: str) -> list[str]:
+    """Lines as they are when short; folded (and cut, saying where the rest is) when long."""
+    if sum(len(line) + 1 for line in lines) <= budget // 4:
+        return lines
+    return [fold(title, lines, budget, overflow)]
+
+
 def validation_comment(sha: str, findings: Sequence[Finding], plan: Sequence[Affected],
-                       estimated_bytes: int | None, structural_only: bool) -> str:
+                       estimates: Mapping[str, int | None] | None, structural_only: bool) -> str:
     ok = not any(f.is_error for f in findings)
     head = f"### {'✅' if ok else '❌'} jetstream validation of {_short(sha)}: {_count(findings)}"
     parts = [MARKER, head, ""]
     if structural_only:
         parts += ["_This pull request comes from a fork: structural checks only, no SQL dry run._", ""]
     if findings:
-        table = findings_table(findings)
-        if sum(len(line) + 1 for line in table) > _BUDGET // 2:
-            parts.append(fold(f"{len(findings)} findings", table, _BUDGET // 2))
-        else:
-            parts += table
+        parts += _section(f"{len(findings)} findings", findings_table(findings), _BUDGET // 2,
+                          f"… {{n}} more finding(s) not shown here. Nothing is lost: all {len(findings)} "
+                          f"are annotations on the `{VALIDATE_CHECK}` check run, on their lines.")
         parts.append("")
-    parts += plan_lines(plan, estimated_bytes)
+    lines = plan_lines(plan, estimates)
+    parts += lines[:1] + _section(f"{len(plan)} experiments", lines[1:], _BUDGET // 2,
+                                  f"… {{n}} more line(s): the whole plan is the `{VALIDATE_CHECK}` "
+                                  "check run's summary.")
     return "\n".join(parts) + "\n"
 
 
@@ -109,7 +133,9 @@ def reanalysis_comment(sha: str, rows: Sequence[ReanalysisRow], skipped: bool = 
             status = escape(row.status) + (f": {escape(row.detail)}" if row.detail else "")
             link = f"[results]({row.link})" if row.link and row.status == "succeeded" else ""
             table.append(f"| {escape(row.slug)} | {status} | {link} |")
-        parts += table if len("\n".join(table)) < _BUDGET else [fold(f"{len(rows)} experiments", table)]
+        parts += _section(f"{len(rows)} experiments", table, _BUDGET,
+                          f"… {{n}} more experiment(s): every status is in the `{REANALYSIS_CHECK}` "
+                          "check run's summary.")
     return "\n".join(parts) + "\n"
 
 
@@ -127,11 +153,29 @@ def annotations(findings: Iterable[Finding]) -> tuple[dict[str, Any], ...]:
     return tuple(result)
 
 
-def check_summary(findings: Sequence[Finding], plan: Sequence[Affected]) -> tuple[str, str]:
-    """(title, summary) for the validate check run."""
+@dataclass(frozen=True)
+class CheckText:
+    title: str
+    summary: str
+    text: str = ""
+
+
+def check_text(findings: Sequence[Finding], plan: Sequence[Affected],
+               estimates: Mapping[str, int | None] | None = None) -> CheckText:
+    """The validate check run's output within GitHub's limits: the plan as summary (what does not
+    fit continues in the text), then the findings table as text. Every finding is also an
+    annotation, so cutting the table loses nothing."""
     title = f"{_count(findings)}" if findings else "All configs valid"
-    summary = "\n".join(plan_lines(plan, None))
-    return title, summary
+    lines = plan_lines(plan, estimates)
+    summary, left_out = fit(lines, _BUDGET)
+    rest = lines[len(lines) - left_out:] if left_out else []
+    if rest:
+        summary.append(f"\n… the plan continues in the details below ({left_out} more line(s)).")
+    text, left_out = fit(rest + ([""] if rest else []) + (findings_table(findings) if findings else []), _BUDGET)
+    if left_out:
+        text.append(f"\n… {left_out} more line(s) cut by GitHub's size limit; all {len(findings)} "
+                    "findings are annotations on this check run.")
+    return CheckText(title, "\n".join(summary), "\n".join(text))
 
 
 def reanalysis_summary(rows: Sequence[ReanalysisRow]) -> tuple[str, str, bool]:
@@ -139,6 +183,8 @@ def reanalysis_summary(rows: Sequence[ReanalysisRow]) -> tuple[str, str, bool]:
     done = [r for r in rows if r.status not in ("queued", "running")]
     failed = [r for r in rows if r.status == "failed"]
     title = f"{len(done)}/{len(rows)} experiments re-analysed" + (f", {len(failed)} failed" if failed else "")
-    summary = "\n".join(f"- {escape(r.slug)}: {escape(r.status)}" for r in rows) or "Nothing to re-analyse."
-    return title, summary, len(done) == len(rows)
-
+    lines, left_out = fit([f"- {escape(r.slug)}: {escape(r.status)}" + (f" ({r.link})" if r.link else "")
+                           for r in rows], _BUDGET)
+    if left_out:
+        lines.append(f"\n… {left_out} more experiment(s) not listed (GitHub's size limit).")
+    return title, "\n".join(lines) or "Nothing to re-analyse.", len(done) == len(rows)

@@ -12,6 +12,7 @@ from bot.jobs import JobQueue
 from bot.ports import Ports
 
 DAILY_AT = crontab(minute="30", hour="2")  # after upstream's telemetry ETL has landed (UTC)
+EVERY_MINUTE = crontab()
 
 
 def build_queue(settings: Settings, ports: Ports | None = None, github: GitHubApp | None = None,
@@ -23,5 +24,9 @@ def build_queue(settings: Settings, ports: Ports | None = None, github: GitHubAp
     @queue.huey.periodic_task(DAILY_AT, name="jetstream.daily")
     def enqueue_daily() -> None:
         queue.enqueue(daily_job(today()))
+
+    @queue.huey.periodic_task(EVERY_MINUTE, name="jetstream.sweep")
+    def sweep() -> None:
+        queue.sweep()
 
     return queue

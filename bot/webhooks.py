@@ -130,15 +130,16 @@ def blueprint(settings: Settings, queue: JobQueue) -> Blueprint:
             return _answer(400, "body is not JSON")
         if not isinstance(payload, dict):
             return _answer(400, "body is not a JSON object")
-        if not queue.ledger.record_delivery(delivery, event):
-            return _answer(202, "duplicate delivery")
         installation = (payload.get("installation") or {}).get("id")
         repo = (payload.get("repository") or {}).get("full_name")
-        if event != "installation" and not settings.allows(installation, repo):
+        allowed = event == "installation" or settings.allows(installation, repo)
+        jobs = route(event, payload, delivery) if allowed else []
+        queued = queue.intake(delivery, event, jobs)
+        if queued is None:
+            return _answer(202, "duplicate delivery")
+        if not allowed:
             log.warning("delivery %s from a repository or installation not allowed", delivery)
             return _answer(202, "not allowed")
-        jobs = route(event, payload, delivery)
-        queued = sum(queue.enqueue(job) for job in jobs)
         log.info("delivery %s %s.%s: %d job(s), %d new", delivery, event, payload.get("action"), len(jobs), queued)
         return _answer(202, f"{queued} job(s) queued")
 

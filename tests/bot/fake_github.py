@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 import json
 
 PREFIX = "/api/v3"
+TEXT_LIMIT = 65_536  # GitHub rejects longer comment bodies and check-run summaries/texts
 
 
 def blob_sha(content: bytes) -> str:
@@ -286,8 +287,13 @@ class FakeGitHub:
             if len(annotations) > 50:
                 self.errors.append("more than 50 annotations in one request")
             run["annotations"].extend(annotations)
+            for field in ("summary", "text"):
+                if len(output.get(field) or "") > TEXT_LIMIT:
+                    self.errors.append(f"check run output {field} over {TEXT_LIMIT} characters")
+            if not output.get("title") or output.get("summary") is None:
+                self.errors.append("check run output without title or summary")
             run["output"] = {"title": output.get("title"), "summary": output.get("summary"),
-                             "annotations_count": len(run["annotations"])}
+                             "text": output.get("text"), "annotations_count": len(run["annotations"])}
         run["history"].append(run["status"])
 
     def _issue(self, request: Request, repo: FakeRepo, number: int) -> Response:
@@ -299,7 +305,7 @@ class FakeGitHub:
         if request.method == "GET":
             return self._paginate(request, [c for c in repo.comments if c["issue"] == number])
         comment_id = next(self._ids)
-        comment = {"id": comment_id, "issue": number, "body": request.get_json()["body"],
+        comment = {"id": comment_id, "issue": number, "body": self._body(request),
                    "url": f"{self.base}/repos/{repo.full_name}/issues/comments/{comment_id}",
                    "user": {"login": "jetstream[bot]", "type": "Bot"}, "edits": 0}
         repo.comments.append(comment)
@@ -309,7 +315,7 @@ class FakeGitHub:
         comment = next((c for c in repo.comments if c["id"] == comment_id), None)
         if comment is None:
             raise NotFound()
-        comment["body"] = request.get_json()["body"]
+        comment["body"] = self._body(request)
         comment["edits"] += 1
         return _json(comment)
 
@@ -322,6 +328,12 @@ class FakeGitHub:
         body = dict(request.get_json(), sha=sha, id=next(self._ids))
         repo.statuses.append(body)
         return _json(body, 201)
+
+    def _body(self, request: Request) -> str:
+        body = request.get_json()["body"]
+        if len(body) > TEXT_LIMIT:
+            self.errors.append(f"comment body over {TEXT_LIMIT} characters")
+        return body
 
     @staticmethod
     def _get(mapping: dict, key: Any) -> Any:

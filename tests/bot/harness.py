@@ -50,8 +50,7 @@ class RecordingEngine:
     calls: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, slug: str, *, config_root: Path, date: dt.date, registry: str | None,
-                 engine_args: tuple[str, ...] = ()) -> ReanalysisOutcome:
+    def __call__(self, slug: str, *, config_root: Path, date: dt.date, settings: Settings) -> ReanalysisOutcome:
         assert (Path(config_root) / "experiments").is_dir()
         with self.lock:
             self.calls.append((slug, date.isoformat()))
@@ -59,16 +58,23 @@ class RecordingEngine:
 
 
 class Bot:
-    def __init__(self, settings: Settings, registry: list[dict[str, Any]], tmp: Path, **port_overrides: Any):
+    """`engine` stands in for `jetstream analyse` (a `RecordingEngine` unless given, e.g. the real
+    `bot.ports.reanalyse`); with `serve_results` the result links point at this app itself."""
+
+    def __init__(self, settings: Settings, registry: list[dict[str, Any]], tmp: Path, *,
+                 engine: Any = None, serve_results: bool = False, **port_overrides: Any):
         registry_path = tmp / "registry.json"
         registry_path.write_text(json.dumps(registry))
-        self.settings = replace(settings, registry=str(registry_path), work_dir=tmp / "work")
+        # bound first (the WSGI callable defers to self.app), so the settings can name its URL
+        self.server = make_server("127.0.0.1", 0, lambda environ, start: self.app(environ, start), threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.settings = replace(settings, registry=str(registry_path), work_dir=tmp / "work",
+                                results_dir=tmp / "results",
+                                results_url=self.url if serve_results else settings.results_url)
         self.engine = RecordingEngine()
-        ports = Ports(reanalyse=self.engine, **port_overrides)
+        ports = Ports(reanalyse=engine or self.engine, **port_overrides)
         self.queue = build_queue(self.settings, ports, today=lambda: TODAY)
         self.app = create_app(self.settings, self.queue)
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.http = requests.Session()
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

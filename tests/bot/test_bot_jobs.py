@@ -81,3 +81,39 @@ def test_failing_job_is_retried_then_recorded(tmp_path):
     queue.run_until_idle()
     record = queue.ledger.get("f1")
     assert (record.state, record.attempts, len(calls)) == ("done", 3, 3)
+
+
+def test_intake_records_delivery_and_jobs_together(tmp_path):
+    seen = []
+    queue = JobQueue(tmp_path / "q.sqlite", {"v": lambda job, q: seen.append(job.key)})
+    jobs = [Job("v", "v:1", "pr:1"), Job("v", "v:1", "pr:1"), Job("v", "v:2", "pr:2")]
+    assert queue.intake("delivery-a", "pull_request", jobs) == 2  # equal keys collapse
+    assert queue.intake("delivery-a", "pull_request", [Job("v", "v:3", "pr:3")]) is None  # redelivery
+    assert queue.intake("delivery-b", "pull_request", [Job("v", "v:2", "pr:2")]) == 0
+    assert [r.job.key for r in queue.ledger.select()] == ["v:1", "v:2"]
+    queue.run_until_idle()
+    assert seen == ["v:1", "v:2"]
+
+
+def test_sweep_hands_over_jobs_the_worker_never_received(tmp_path):
+    seen = []
+    path = tmp_path / "q.sqlite"
+    JobQueue(path).ledger.insert(Job("v", "v:lost", "pr:1"))  # committed, never handed to huey
+    queue = JobQueue(path, {"v": lambda job, q: seen.append(job.key)})
+    assert queue.run_until_idle() == 0
+    assert queue.sweep(older_than=3600) == []  # too recent: the hand-over may still be on its way
+    assert queue.sweep(older_than=0) == ["v:lost"]
+    queue.run_until_idle()
+    assert seen == ["v:lost"] and queue.sweep(older_than=0) == []
+
+
+def test_background_checkpoints_replace_checkpoints_on_commit(tmp_path):
+    queue = JobQueue(tmp_path / "q.sqlite")
+    queue.checkpoint_in_background(every=3600)  # the thread sleeps; the test checkpoints itself
+    assert queue.ledger.connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    assert queue.huey.storage.conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    for number in range(300):  # well past the default 1,000-page checkpoint threshold otherwise
+        queue.intake(f"delivery-{number}", "push", [Job("v", f"v:{number}", "g", {"pad": "x" * 4000})])
+    busy, frames, copied = queue.checkpoint()
+    assert busy == 0 and frames > 1_000 and copied == frames  # nothing was checkpointed on commit
+    assert len(queue.ledger.select()) == 300

@@ -30,7 +30,7 @@ def _golden(name: str, text: str) -> None:
 
 
 def test_validation_comment_golden():
-    _golden("validation_comment.md", reports.validation_comment(SHA, FINDINGS, PLAN, 2_500_000_000, False))
+    _golden("validation_comment.md", reports.validation_comment(SHA, FINDINGS, PLAN, {"alpha": 2_500_000_000, "bravo": None}, False))
 
 
 def test_fork_validation_comment_golden():
@@ -45,8 +45,8 @@ def test_reanalysis_comment_golden():
 
 
 def test_check_run_text_golden():
-    title, summary = reports.check_summary(FINDINGS, PLAN)
-    _golden("validate_check.md", f"{title}\n\n{summary}\n")
+    text = reports.check_text(FINDINGS, PLAN)
+    _golden("validate_check.md", f"{text.title}\n\n{text.summary}\n\n{text.text}\n")
 
 
 def test_user_text_cannot_inject_markdown():
@@ -70,4 +70,4 @@ def test_comment_fits_github_limit(count):
     assert len(text) < reports.GITHUB_TEXT_LIMIT
     assert ("<details>" in text) == (count > 100)
     if count > 100:
-        assert "more line(s) not shown" in text
+        assert "more finding(s) not shown here. Nothing is lost" in text

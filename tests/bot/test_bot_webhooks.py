@@ -87,7 +87,7 @@ def test_allow_list_drops_other_repositories(fake_github, settings, tmp_path):
 def test_fork_pull_requests_never_reach_sql(fake_github, settings, tmp_path):
     estimates = []
     bot = Bot(settings, registry_json({"alpha": ("fenix", "2024-03-01", None)}), tmp_path,
-              estimate_bytes=lambda root, slugs: estimates.append(slugs) or 123_000_000_000)
+              estimate_bytes=lambda root, slugs, **_: estimates.append(slugs) or {})
     try:
         repo, base, head = _pr(fake_github, number=8, fork=True)
         bot.deliver("pull_request", payloads.pull_request("opened", REPO, 8, head, base))

@@ -1,13 +1,24 @@
-"""The whole bot through real HTTP: PR opened with a broken config, fixed, merged, re-analysed."""
+"""The whole bot through real HTTP: PR opened with a broken config, fixed, merged, re-analysed
+(by a stand-in engine, and by the real `jetstream analyse` over a synthetic DuckDB file)."""
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
+
+from bot.ports import reanalyse
+from engine.synthetic import generate
 
 from bot.reports import MARKER
 from tests.bot.fixtures import fake_github, rsa_key, settings  # noqa: F401  (shared fixtures)
 from tests.bot import payloads
 from tests.bot.fake_github import FakePull
 from tests.bot.harness import Bot, experiment_toml, registry_json, seed_repo
+
+DEFINITIONS = Path(__file__).resolve().parents[2] / "engine" / "definitions"
 
 REPO = "octo/experiments"
 BROKEN = '[experiment]\nenrollment_period = 7\nend_date = = "2024-04-01"\n'
@@ -75,9 +86,6 @@ def test_pr_broken_fixed_merged(fake_github, bot):
         assert f"| {slug} | succeeded | [results](http://results.test/experiments/{slug}) |" in final["body"]
     [reanalysis] = repo.check_run("jetstream/reanalysis", merge_sha)
     assert reanalysis["conclusion"] == "success" and reanalysis["status"] == "completed"
-    # the result link is a route the app serves
-    adapter = bot.app.url_map.bind("results.test")
-    assert adapter.match("/experiments/alpha")[0] == "results.experiment"
 
 
 def test_rerun_skip_marker_skips_reanalysis(fake_github, bot):
@@ -90,3 +98,74 @@ def test_rerun_skip_marker_skips_reanalysis(fake_github, bot):
     assert bot.engine.calls == []
     [comment] = _comments(repo)
     assert "Skipped" in comment["body"]
+
+
+# A deliberately small analysis (two weekly/overall metrics, no segments), so the real engine runs
+# in seconds: the platform defaults and the outcome the registry names live in the test repository.
+SMALL_DEFAULTS = """[metrics]
+weekly = ["days_of_use"]
+overall = ["days_of_use"]
+
+[metrics.days_of_use.statistics.binomial]
+"""
+SMALL_OUTCOME = """friendly_name = "Mobile stability"
+description = "Crashes."
+
+[metrics.crashed]
+friendly_name = "Crashed"
+description = "Whether the client crashed."
+select_expression = "COUNT(document_id) > 0"
+data_source = "crash"
+[metrics.crashed.statistics.binomial]
+"""
+SLUG = "fenix-toolbar-redesign"
+BEFORE = '[experiment]\nreference_branch = "control"\n'
+AFTER = BEFORE + '\n[metrics]\noverall = ["active_hours"]\n\n[metrics.active_hours.statistics.count]\n'
+
+
+@pytest.fixture(scope="module")
+def telemetry(tmp_path_factory):
+    path = tmp_path_factory.mktemp("telemetry") / "telemetry.duckdb"
+    return path, generate(path, clients=2000, days=60, seed=1)
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", re.sub(r"<svg.*?</svg>", " ", html, flags=re.S)).split())
+
+
+def test_merge_reanalyses_with_the_real_engine_and_links_its_page(fake_github, settings, tmp_path, telemetry):
+    db, world = telemetry
+    bot = Bot(replace(settings, telemetry_db=db), json.loads(world.registry_json()), tmp_path,
+              engine=reanalyse, serve_results=True)
+    try:
+        repo = fake_github.repo(REPO)
+        files = {f"engine/definitions/{p.name}": p.read_bytes() for p in DEFINITIONS.glob("*.toml")}
+        files.update({"engine/defaults/fenix.toml": SMALL_DEFAULTS, "experiments/" + SLUG + ".toml": BEFORE,
+                      "outcomes/fenix/mobile_stability.toml": SMALL_OUTCOME})
+        base = repo.commit(files, "base")
+        head = repo.commit({f"experiments/{SLUG}.toml": AFTER}, "count active hours", parent=base)
+        merge_sha = repo.commit({}, "Merge pull request #21", parent=head)
+        repo.pulls[21] = FakePull(21, base, head, merged=True, merge_sha=merge_sha)
+        bot.deliver("pull_request", payloads.pull_request("closed", REPO, 21, head, base, merge_sha=merge_sha))
+        bot.work()
+
+        [comment] = _comments(repo)
+        [link] = re.findall(r"\| succeeded \| \[results\]\(([^)]+)\) \|", comment["body"])
+        assert link == f"{bot.url}/experiments/{SLUG}", comment["body"]
+        [run] = repo.check_run("jetstream/reanalysis", merge_sha)
+        assert run["conclusion"] == "success"
+
+        page = bot.http.get(link)
+        assert page.status_code == 200
+        text = _text(page.text)
+        assert f"{SLUG} fenix · 2024-01-29 → 2024-02-29 · analysed for 2024-02-29" in text
+        counts = world.enrollments[SLUG].groupby("branch").size()
+        enrollment = text[text.index("Enrollment"):text.index("Sample ratio")]
+        for branch, clients in counts.items():
+            assert f"{branch} {clients} " in enrollment
+        assert "days_of_use" in text and "crashed" in text  # defaults and the registry's outcome
+        overall = _text(bot.http.get(link, params={"period": "overall"}).text)
+        assert "active_hours · count" in overall  # the metric the merged PR added
+        assert (tmp_path / "results" / "tables" / f"{SLUG}.duckdb").is_file()
+    finally:
+        bot.close()

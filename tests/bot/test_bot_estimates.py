@@ -1,0 +1,68 @@
+"""BigQuery byte estimates in the PR plan, against the local server speaking BigQuery's REST API;
+fork PRs never reach it."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.ports import estimate_bytes
+from bot.reports import MARKER
+from tests.bot import payloads
+from tests.bot.fake_github import FakePull
+from tests.bot.harness import Bot, experiment_toml, registry_json, seed_repo
+from tests.engine.fake_bigquery import FakeBigQuery  # answers every dry run with 123,456,789 bytes
+
+REPO = "octo/experiments"
+
+
+@pytest.fixture
+def bigquery(monkeypatch):
+    with FakeBigQuery() as server:
+        monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", server.url)  # the client library's own switch
+        yield server
+
+
+def _sticky(repo):
+    [comment] = [c for c in repo.comments if MARKER in c["body"]]
+    return comment["body"]
+
+
+def test_plan_shows_dry_run_bytes_per_experiment_and_forks_never_reach_bigquery(
+        fake_github, settings, tmp_path, bigquery):
+    registry = registry_json({"alpha": ("fenix", "2024-03-01", None), "bravo": ("fenix", "2024-03-01", None)})
+    bot = Bot(replace(settings, bigquery_project="proj"), registry, tmp_path)
+    try:
+        repo, base = seed_repo(fake_github, REPO, ["alpha", "bravo"])
+        head = repo.commit({"experiments/alpha.toml": experiment_toml() + "# edit\n"}, "edit", parent=base)
+        repo.pulls[7] = FakePull(7, base, head, fork=True)
+        bot.deliver("pull_request", payloads.pull_request("opened", REPO, 7, head, base))
+        bot.work()
+        assert bigquery.requests == []
+        assert "structural checks only" in _sticky(repo) and "BigQuery" not in _sticky(repo)
+
+        repo.pulls[8] = FakePull(8, base, head)
+        bot.deliver("pull_request", payloads.pull_request("opened", REPO, 8, head, base))
+        bot.work()
+        inserts = [r["body"]["configuration"] for r in bigquery.requests if r["method"] == "POST"]
+        assert inserts and all(c["dryRun"] is True for c in inserts)  # nothing but dry runs
+        assert all(c["query"]["defaultDataset"] == {"projectId": "proj", "datasetId": "jetstream"}
+                   for c in inserts)
+        body = [c["body"] for c in repo.comments if c["issue"] == 8 and MARKER in c["body"]][0]
+        assert "- alpha: its config changed (BigQuery: 123.5 MB)" in body
+        assert "BigQuery dry-run estimate: 123.5 MB per window query (1 of 1 experiments" in body
+        assert "bravo" not in body
+        [run] = repo.check_run("jetstream/validate", head)
+        assert "(BigQuery: 123.5 MB)" in run["output"]["summary"]
+    finally:
+        bot.close()
+
+
+def test_estimates_need_a_configured_project_and_survive_unresolvable_configs(settings, tmp_path, bigquery):
+    (tmp_path / "experiments").mkdir()
+    assert estimate_bytes(tmp_path, ["alpha"], registry=None, settings=settings) is None
+    assert bigquery.requests == []
+    (tmp_path / "experiments" / "alpha.toml").write_text("[experiment\n")  # does not parse
+    estimates = estimate_bytes(tmp_path, ["alpha", "missing"], registry=None,
+                               settings=replace(settings, bigquery_project="proj"))
+    assert estimates == {"alpha": None, "missing": None}
