@@ -31,6 +31,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from error
 
 
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive, got {value:g}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     webhook_secret: bytes = field(repr=False)
@@ -49,8 +56,12 @@ class Settings:
     seconds_between_writes: float = 1.0
     retries: int = 5
     engine_args: tuple[str, ...] = ()  # extra `jetstream analyse` options
-    telemetry_db: Path | None = None  # DuckDB telemetry file `jetstream analyse --db` reads
-    # BigQuery dry runs (PR plans' byte estimates) when a project is configured
+    # a `jetstream analyse` child still running after this is killed and its experiment failed
+    analysis_timeout: float = 1800.0
+    # DuckDB telemetry file `jetstream analyse --db` reads; same-repository PRs' queries are
+    # dry-run against it (else against BigQuery when a project is configured)
+    telemetry_db: Path | None = None
+    # BigQuery dry runs (PR plans' byte estimates; PR queries without JETSTREAM_DB)
     bigquery_project: str | None = None
     bigquery_dataset: str = "jetstream"
     registry: str | None = None  # Experimenter JSON file or URL
@@ -86,6 +97,7 @@ class Settings:
             seconds_between_writes=_float(env, "JETSTREAM_GITHUB_SECONDS_BETWEEN_WRITES", 1.0),
             retries=int(_float(env, "JETSTREAM_GITHUB_RETRIES", 5)),
             engine_args=tuple((env.get("JETSTREAM_ENGINE_ARGS") or "").split()),
+            analysis_timeout=_positive(env, "JETSTREAM_ANALYSIS_TIMEOUT", 1800.0),
             telemetry_db=Path(env["JETSTREAM_DB"]) if env.get("JETSTREAM_DB") else None,
             bigquery_project=env.get("JETSTREAM_BIGQUERY_PROJECT") or None,
             bigquery_dataset=env.get("JETSTREAM_BIGQUERY_DATASET") or "jetstream",

@@ -7,6 +7,7 @@ sticky comment and re-enqueues the same job keys (which collapse).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, Mapping
 
 from bot import reports
 from bot.config import Settings
-from bot.github import WRITE_PERMISSIONS, CheckOutput, GitHubApp, RepoClient
+from bot.github import WRITE_PERMISSIONS, CheckOutput, GitHubApp, PullInfo, RepoClient
 from bot.jobs import Job, JobQueue
 from bot.ports import Ports
 from bot.tree import is_config_path, materialise, materialise_once
@@ -22,6 +23,10 @@ from bot.webhooks import REANALYSIS_CHECK, SKIP_MARKER, VALIDATE_CHECK, merge_jo
 from engine.affected import Affected, Change, affected_experiments, experiment_infos
 from engine.config.layout import LayoutError, detect_layout
 from engine.findings import Finding, Severity
+
+log = logging.getLogger(__name__)
+# BigQuery's per-experiment byte notice of a dry run: the plan shows the same estimate already
+_BYTES_NOTICE = "dry-run-bytes"
 
 HELP = ("Commands (write access required): `/jetstream validate` re-validates this pull request; "
         "`/jetstream rerun <slug>` or `/jetstream rerun affected` re-analyses after merge; "
@@ -47,6 +52,28 @@ def _plan(root: Path, changes: list[Change], ctx: BotContext) -> tuple[list[Affe
     return plan, layout, registry
 
 
+def _check(root: Path, paths: list[Path], registry: Any, pull: PullInfo,
+           ctx: BotContext) -> tuple[list[Finding], str | None]:
+    """Findings of `paths` and how their SQL was checked (a line for the comment, or None when no
+    warehouse is configured). Same-repository PRs only have their queries dry-run: fork content
+    is data we never send to the warehouse, not even as a dry run."""
+    backend, note = None, None
+    if not pull.fork:
+        try:
+            backend = ctx.ports.dry_run_backend(ctx.settings)
+        except Exception as error:  # noqa: BLE001 - a missing warehouse costs the dry run, not the check
+            log.warning("SQL dry run unavailable: %s: %s", type(error).__name__, error)
+            note = f"SQL dry run unavailable ({type(error).__name__}): structural checks only."
+    try:
+        findings = ctx.ports.validate(root, paths, registry=registry, backend=backend)
+    finally:
+        getattr(backend, "close", lambda: None)()
+    if backend is None:
+        return findings, note
+    return ([f for f in findings if f.code != _BYTES_NOTICE],
+            f"Enrollment and metric queries dry-run on {backend.name}.")
+
+
 def validate(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
     p = job.payload
     client = ctx.client(p)
@@ -58,6 +85,7 @@ def validate(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jetstream-pr-") as temp:
         root = Path(temp)
         materialise(client, sha, root, ctx.settings.work_dir / "blobs")
+        sql_note = None
         try:
             plan, layout, registry = _plan(root, config_changes, ctx)
         except LayoutError as error:
@@ -66,13 +94,14 @@ def validate(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
         else:
             paths = {root / c.path for c in config_changes if c.status != "removed"}
             paths |= {p for p in layout.experiment_paths() if p.stem in {a.slug for a in plan}}
-            findings = ctx.ports.validate(root, sorted(paths), registry=registry) if paths else []
+            findings, sql_note = _check(root, sorted(paths), registry, pull, ctx) if paths else ([], None)
         # Fork content is data we never send to the warehouse, not even as a dry run.
         estimates = None if pull.fork or not plan else ctx.ports.estimate_bytes(
             root, [a.slug for a in plan], registry=registry, settings=ctx.settings)
     errors = any(f.is_error for f in findings)
     if config_changes:
-        body = reports.validation_comment(sha, findings, plan, estimates, structural_only=pull.fork)
+        body = reports.validation_comment(sha, findings, plan, estimates, structural_only=pull.fork,
+                                          sql_note=sql_note)
         client.upsert_comment(p["pr"], reports.MARKER, body)
     text = reports.check_text(findings, plan, estimates)
     client.complete_check(run, CheckOutput(text.title, text.summary, "failure" if errors else "success",

@@ -7,11 +7,12 @@ import datetime as dt
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from bot.config import Settings
 from engine.config.dryrun import estimated_bytes
@@ -21,6 +22,9 @@ from engine.config.warehouse import open_backend
 from engine.export import errors_name, metadata_name
 from engine.findings import Finding
 from engine.registry import Registry, RegistryError, load_registry
+
+if TYPE_CHECKING:
+    from engine.backends.base import Backend
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +44,23 @@ def load_registry_or_none(source: str | None) -> Registry | None:
         return None
 
 
-def validate_tree(root: Path, paths: list[Path] | None = None, registry: Registry | None = None) -> list[Finding]:
-    """Findings for `paths` (all configs when None) of the config tree at `root`."""
-    return list(validate(root, paths, registry=registry).findings)
+def validate_tree(root: Path, paths: list[Path] | None = None, registry: Registry | None = None,
+                  backend: "Backend | None" = None) -> list[Finding]:
+    """Findings for `paths` (all configs when None) of the config tree at `root`; with a
+    `backend`, each experiment's enrollment and metric queries are dry-run there too."""
+    return list(validate(root, paths, registry=registry, backend=backend).findings)
+
+
+def dry_run_backend(settings: Settings) -> "Backend | None":
+    """The warehouse that same-repository PRs' queries are dry-run on (the caller closes it):
+    the DuckDB telemetry of `JETSTREAM_DB` when set, since that is what re-analyses read, else
+    BigQuery when a project is set, else None. Raises (ValueError, credential errors) when the
+    configured one cannot be opened."""
+    if settings.telemetry_db is not None:
+        return open_backend("duckdb", settings.telemetry_db, None, settings.bigquery_dataset)
+    if settings.bigquery_project:
+        return open_backend("bigquery", None, settings.bigquery_project, settings.bigquery_dataset)
+    return None
 
 
 def analyse_command(slug: str, config_root: Path, date: dt.date, settings: Settings) -> list[str]:
@@ -62,6 +80,25 @@ def _mtime(path: Path) -> int | None:
     return path.stat().st_mtime_ns if path.is_file() else None
 
 
+def run_bounded(command: list[str], env: Mapping[str, str],
+                timeout: float) -> subprocess.CompletedProcess[str] | None:
+    """`command`'s completed process, or None when it was still running after `timeout` seconds.
+    The child leads a process group of its own and the whole group is killed: its pool workers
+    hold the output pipes too, so killing the child alone would leave us waiting on them."""
+    with subprocess.Popen(command, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as child:
+        try:
+            out, err = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except ProcessLookupError:  # the group emptied meanwhile
+                pass
+            child.communicate()
+            return None
+    return subprocess.CompletedProcess(command, child.returncode, out, err)
+
+
 def reanalyse(slug: str, *, config_root: Path, date: dt.date, settings: Settings) -> ReanalysisOutcome:
     """`jetstream analyse` for one experiment, in a child process rather than in-process: the
     DuckDB backend attaches the telemetry and locks its configuration per process, an analysis'
@@ -74,8 +111,11 @@ def reanalyse(slug: str, *, config_root: Path, date: dt.date, settings: Settings
     (out / "tables").mkdir(parents=True, exist_ok=True)
     before = _mtime(out / metadata_name(slug)), _mtime(out / errors_name(slug))
     env = dict(os.environ, COLUMNS="160")  # rich's summary table, should anyone read the log
-    completed = subprocess.run(analyse_command(slug, config_root, date, settings), env=env,
-                               capture_output=True, text=True, check=False)
+    completed = run_bounded(analyse_command(slug, config_root, date, settings), env,
+                            settings.analysis_timeout)
+    if completed is None:  # exports are atomic per file: a killed run leaves none half-written
+        return ReanalysisOutcome("failed", f"timed out after {settings.analysis_timeout:g} s "
+                                           "(JETSTREAM_ANALYSIS_TIMEOUT)")
     published = _mtime(out / metadata_name(slug)) != before[0]
     if completed.returncode == 0:
         if published:
@@ -119,4 +159,5 @@ class Ports:
     validate: Callable[..., list[Finding]] = validate_tree
     reanalyse: Callable[..., ReanalysisOutcome] = reanalyse
     estimate_bytes: Callable[..., Mapping[str, int | None] | None] = estimate_bytes
+    dry_run_backend: Callable[[Settings], "Backend | None"] = dry_run_backend
     load_registry: Callable[[str | None], Registry | None] = load_registry_or_none

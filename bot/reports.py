@@ -103,12 +103,16 @@ def _section(title: str, lines: list[str], budget: int, overflow: str) -> list[s
 
 
 def validation_comment(sha: str, findings: Sequence[Finding], plan: Sequence[Affected],
-                       estimates: Mapping[str, int | None] | None, structural_only: bool) -> str:
+                       estimates: Mapping[str, int | None] | None, structural_only: bool,
+                       sql_note: str | None = None) -> str:
+    """The sticky comment; `sql_note` (bot text, not user text) says how the SQL was checked."""
     ok = not any(f.is_error for f in findings)
     head = f"### {'✅' if ok else '❌'} jetstream validation of {_short(sha)}: {_count(findings)}"
     parts = [MARKER, head, ""]
     if structural_only:
         parts += ["_This pull request comes from a fork: structural checks only, no SQL dry run._", ""]
+    elif sql_note:
+        parts += [f"_{sql_note}_", ""]
     if findings:
         parts += _section(f"{len(findings)} findings", findings_table(findings), _BUDGET // 2,
                           f"… {{n}} more finding(s) not shown here. Nothing is lost: all {len(findings)} "

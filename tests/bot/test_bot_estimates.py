@@ -52,6 +52,8 @@ def test_plan_shows_dry_run_bytes_per_experiment_and_forks_never_reach_bigquery(
         assert "- alpha: its config changed (BigQuery: 123.5 MB)" in body
         assert "BigQuery dry-run estimate: 123.5 MB per window query (1 of 1 experiments" in body
         assert "bravo" not in body
+        assert "dry-run on bigquery" in body  # the PR's queries were dry-run on BigQuery too
+        assert "dry\\-run\\-bytes" not in body  # its byte notice is the plan's estimate already
         [run] = repo.check_run("jetstream/validate", head)
         assert "(BigQuery: 123.5 MB)" in run["output"]["summary"]
     finally:

@@ -7,12 +7,13 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from bot.ports import reanalyse
+from bot.ports import dry_run_backend, reanalyse
 from engine.synthetic import generate
 
-from bot.reports import MARKER
+from bot.reports import MARKER, escape
 from tests.bot.fixtures import fake_github, rsa_key, settings  # noqa: F401  (shared fixtures)
 from tests.bot import payloads
 from tests.bot.fake_github import FakePull
@@ -129,6 +130,14 @@ def telemetry(tmp_path_factory):
     return path, generate(path, clients=2000, days=60, seed=1)
 
 
+def _small_repo(fake_github):
+    repo = fake_github.repo(REPO)
+    files = {f"engine/definitions/{p.name}": p.read_bytes() for p in DEFINITIONS.glob("*.toml")}
+    files.update({"engine/defaults/fenix.toml": SMALL_DEFAULTS, "experiments/" + SLUG + ".toml": BEFORE,
+                  "outcomes/fenix/mobile_stability.toml": SMALL_OUTCOME})
+    return repo, repo.commit(files, "base")
+
+
 def _text(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", re.sub(r"<svg.*?</svg>", " ", html, flags=re.S)).split())
 
@@ -138,11 +147,7 @@ def test_merge_reanalyses_with_the_real_engine_and_links_its_page(fake_github, s
     bot = Bot(replace(settings, telemetry_db=db), json.loads(world.registry_json()), tmp_path,
               engine=reanalyse, serve_results=True)
     try:
-        repo = fake_github.repo(REPO)
-        files = {f"engine/definitions/{p.name}": p.read_bytes() for p in DEFINITIONS.glob("*.toml")}
-        files.update({"engine/defaults/fenix.toml": SMALL_DEFAULTS, "experiments/" + SLUG + ".toml": BEFORE,
-                      "outcomes/fenix/mobile_stability.toml": SMALL_OUTCOME})
-        base = repo.commit(files, "base")
+        repo, base = _small_repo(fake_github)
         head = repo.commit({f"experiments/{SLUG}.toml": AFTER}, "count active hours", parent=base)
         merge_sha = repo.commit({}, "Merge pull request #21", parent=head)
         repo.pulls[21] = FakePull(21, base, head, merged=True, merge_sha=merge_sha)
@@ -167,5 +172,67 @@ def test_merge_reanalyses_with_the_real_engine_and_links_its_page(fake_github, s
         overall = _text(bot.http.get(link, params={"period": "overall"}).text)
         assert "active_hours · count" in overall  # the metric the merged PR added
         assert (tmp_path / "results" / "tables" / f"{SLUG}.duckdb").is_file()
+    finally:
+        bot.close()
+
+
+# A metric whose SQL parses but names a column the crash table does not have: only a dry run
+# against the warehouse can tell.
+UNKNOWN_COLUMN = BEFORE + """
+[metrics]
+overall = ["crash_depth"]
+
+[metrics.crash_depth]
+select_expression = "SUM(no_such_column)"
+data_source = "crash"
+
+[metrics.crash_depth.statistics.bootstrap_mean]
+"""
+SELECT_LINE = 8
+
+
+def test_same_repo_pr_sql_is_dry_run_and_a_fork_pr_gets_structural_checks_only(
+        fake_github, settings, tmp_path, telemetry):
+    db, world = telemetry
+    opened = []
+
+    def recording_backend(bot_settings):
+        backend = dry_run_backend(bot_settings)
+        opened.append(backend)
+        return backend
+
+    bot = Bot(replace(settings, telemetry_db=db), json.loads(world.registry_json()), tmp_path,
+              dry_run_backend=recording_backend)
+    try:
+        repo, base = _small_repo(fake_github)
+        path = f"experiments/{SLUG}.toml"
+        fork_head = repo.commit({path: UNKNOWN_COLUMN}, "crash depth (from a fork)", parent=base)
+        repo.pulls[41] = FakePull(41, base, fork_head, fork=True)
+        bot.deliver("pull_request", payloads.pull_request("opened", REPO, 41, fork_head, base))
+        bot.work()
+        assert opened == []  # the warehouse is never even opened for a fork
+        [run] = repo.check_run("jetstream/validate", fork_head)
+        assert run["conclusion"] == "success", run["annotations"]
+        assert not any(a["title"].startswith(("sql-", "dry-run")) for a in run["annotations"])
+        [fork_comment] = [c["body"] for c in _comments(repo) if c["issue"] == 41]
+        assert "structural checks only" in fork_comment and "such" not in fork_comment
+
+        head = repo.commit({path: UNKNOWN_COLUMN}, "crash depth", parent=base)
+        repo.pulls[42] = FakePull(42, base, head)
+        bot.deliver("pull_request", payloads.pull_request("opened", REPO, 42, head, base))
+        bot.work()
+        [backend] = opened
+        assert backend.name == "duckdb"
+        with pytest.raises(duckdb.ConnectionException):  # closed once the validation was done
+            backend.dry_run("SELECT 1")
+        [run] = repo.check_run("jetstream/validate", head)
+        assert run["conclusion"] == "failure"
+        [binder] = [a for a in run["annotations"] if a["title"].startswith("sql-")]
+        assert (binder["path"], binder["start_line"], binder["annotation_level"]) == (path, SELECT_LINE, "failure")
+        assert binder["title"] == "sql-binder" and "no_such_column" in binder["message"]
+        [comment] = [c["body"] for c in _comments(repo) if c["issue"] == 42]
+        assert f"| ❌ | {escape(path)}:{SELECT_LINE} | sql\\-binder | metric crash\\_depth: " in comment
+        assert "no\\_such\\_column" in comment and "dry-run on duckdb" in comment
+        assert "structural checks only" not in comment
     finally:
         bot.close()
