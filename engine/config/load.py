@@ -26,10 +26,14 @@ _DOTTED_KEY = rf"{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*"
 _HEADER_RE = re.compile(rf"^\s*(\[\[?)\s*({_DOTTED_KEY})\s*\]\]?\s*(?:#.*)?$")
 _KEY_RE = re.compile(rf"^\s*({_DOTTED_KEY})\s*=")
 _PART_RE = re.compile(_KEY_PART)
+_BARE_DOTTED_RE = re.compile(rf"{_BARE_KEY}(?:\s*\.\s*{_BARE_KEY})*")
+_BRACKETS_RE = re.compile(r"[\[\]{}]")
 _TOML_ERROR_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 def split_dotted_key(text: str) -> KeyPath:
+    if _BARE_DOTTED_RE.fullmatch(text):  # the common case: no quoted parts
+        return tuple(part.strip() for part in text.split("."))
     parts = []
     for match in _PART_RE.finditer(text):
         part = match.group(0)
@@ -57,6 +61,8 @@ class Document:
 
     def line_of(self, key_path: KeyPath | list) -> int | None:
         """Line of a key path, or of its nearest ancestor that appears in the text."""
+        if type(key_path) is tuple and key_path in self.lines:  # the common case: a written key
+            return self.lines[key_path]
         path = tuple(str(p) for p in key_path)
         while path:
             if path in self.lines:
@@ -129,6 +135,8 @@ def _opens_multiline_string(value: str) -> str | None:
 
 def _bracket_delta(text: str) -> int:
     """Net count of open [ / { outside strings and comments on one line."""
+    if not _BRACKETS_RE.search(text):
+        return 0
     depth = 0
     quote: str | None = None
     escaped = False

@@ -185,6 +185,8 @@ class Repository:
     # (platform, metric) -> (its data source, Metric | None, findings) for metrics no experiment
     # layer touches, or None when the metric's resolution depends on the experiment
     shared_metrics: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
+    # other values computed once from the loaded documents (see the methods that fill it)
+    derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def platforms(self) -> tuple[str, ...]:
         return tuple(sorted((p for p in self.defaults if p in self.definitions), key=platform_order))
@@ -212,6 +214,14 @@ class Repository:
             flat = Library(*(flatten(getattr(library, f)) for f in _LIBRARY_FIELDS))
             cached = self._libraries[key] = (None, flat)  # type: ignore[assignment]
         return cached[1]
+
+    def template_functions(self) -> Mapping[str, str]:
+        """Function name -> definition (with `{select_expr}`), for the template context."""
+        if "functions" not in self.derived:
+            self.derived["functions"] = MappingProxyType({
+                n: e.get("definition") for n, e in self.functions.items()
+                if isinstance(e.get("definition"), str)})
+        return self.derived["functions"]
 
     def load_findings(self) -> tuple[Finding, ...]:
         return tuple(f for doc in self.documents.values() for f in doc.findings)

@@ -3,7 +3,9 @@
 Codes: `unknown-key` (warning: upstream silently ignores the key, so nothing breaks but the
 author's intent is lost), `unknown-statistic`, `unknown-parameter`, `unknown-pre-treatment`,
 `wrong-type`, `missing-key`, `bad-value` (errors). Every finding sits on the line of the
-offending key (or of its table when a key is missing).
+offending key (or of its table when a key is missing). Most files have nothing to report: a
+compiled yes/no pre-check (`engine.config.schema_fast`) clears those, and only the others pay
+for jsonschema's exact errors.
 """
 from __future__ import annotations
 
@@ -18,12 +20,18 @@ from jsonschema.exceptions import ValidationError
 from engine.config.hints import close_match, unknown_key_hint
 from engine.config.load import Document, thaw
 from engine.config.schema_build import KINDS, PERIOD_KEYS, cached_schema
+from engine.config.schema_fast import Check, compile_check
 from engine.findings import Finding, Severity
 
 
 @lru_cache(maxsize=None)
 def _validator(kind: str) -> Draft202012Validator:
     return Draft202012Validator(cached_schema(kind))
+
+
+@lru_cache(maxsize=None)
+def _certainly_valid(kind: str) -> Check:
+    return compile_check(cached_schema(kind)) or (lambda data: False)
 
 
 def check_structure(doc: Document, kind: str) -> list[Finding]:
@@ -33,7 +41,7 @@ def check_structure(doc: Document, kind: str) -> list[Finding]:
     """
     if kind not in KINDS:
         raise ValueError(f"unknown config kind {kind!r}; expected one of {', '.join(KINDS)}")
-    if not doc.ok:
+    if not doc.ok or _certainly_valid(kind)(doc.data):
         return []
     errors = list(_validator(kind).iter_errors(_jsonable(thaw(doc.data))))
     # a value of the wrong type fails its other constraints too; report only the type

@@ -22,7 +22,8 @@ from engine.config.load import Document, load_document
 from engine.config.parameters import merge_parameters
 from engine.config.references import hints_enabled
 from engine.config.repository import Repository, load_repository
-from engine.config.resolve import Resolution, _base_resolver, resolve
+from engine.config.resolve import Resolution, resolve
+from engine.config.resolver import base_resolver
 from engine.config.spec import AnalysisSpec
 from engine.findings import Finding, Severity, has_errors
 from engine.registry import Registry
@@ -112,7 +113,7 @@ def _check_shared(doc: Document, kind: str, repo: Repository) -> list[Finding]:
     platform = Path(doc.path).stem if kind in ("defaults", "definitions") else Path(doc.path).parent.name
     if platform not in repo.definitions:
         return []
-    resolver = _base_resolver(repo, platform)
+    resolver = base_resolver(repo, platform)
     names = list(repo.library(doc).metrics)
     if kind == "outcome":
         outcome_lib = repo.library(doc)

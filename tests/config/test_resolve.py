@@ -2,7 +2,7 @@ from engine.config.repository import load_repository
 from engine.config.resolve import resolve
 from engine.registry import parse_entry
 
-from tests.config.mini_root import mini_root
+from tests.config.mini_root import DEFINITIONS, mini_root, write
 
 
 def _resolve(tmp_path, text, entry=None):
@@ -118,3 +118,54 @@ def test_segments_resolve_with_their_data_source(tmp_path):
     assert result.ok, result.findings
     (segment,) = result.spec.segments
     assert segment.data_source.window_start == -7
+
+
+def test_definitions_shared_across_experiments_still_see_each_experiments_context(tmp_path):
+    """Metrics no experiment layer touches are resolved once per platform; a data source
+    that needs the experiment's dataset_id or fields must still be rendered per experiment."""
+    definitions = {"engine/definitions/firefox_desktop.toml": DEFINITIONS + '''
+[metrics.events]
+select_expression = "COUNT(*)"
+data_source = "events"
+statistics = { bootstrap_mean = {} }
+[metrics.visits]
+select_expression = "COUNT(*)"
+data_source = "visits"
+statistics = { bootstrap_mean = {} }
+[data_sources.events]
+from_expression = "`proj.{dataset}.events`"
+[data_sources.visits]
+from_expression = "(SELECT * FROM v WHERE slug = '{{experiment.experimenter_slug}}')"
+'''}
+    root = mini_root(tmp_path, {
+        "plain": '[metrics]\nweekly = ["visits"]\n',
+        "with_dataset": '[experiment]\ndataset_id = "ds"\n[metrics]\nweekly = ["events", "visits"]\n'})
+    repo = load_repository(write(root, definitions))
+    first = resolve(repo.experiments["plain"], repo, None, "firefox_desktop")
+    second = resolve(repo.experiments["with_dataset"], repo, None, "firefox_desktop")
+    assert first.ok and second.ok, (first.findings, second.findings)
+    sources = second.spec.metric_definitions
+    assert sources["events"].data_source.from_expression == "`proj.ds.events`"
+    assert "slug = 'with_dataset'" in sources["visits"].data_source.from_expression
+    assert "slug = 'plain'" in first.spec.metric_definitions["visits"].data_source.from_expression
+
+
+def test_templates_render_per_experiment_when_they_read_it(tmp_path):
+    """Renderings of templates that read neither experiment nor parameters are reused; the
+    others are rendered for each experiment."""
+    text = '''[metrics]
+weekly = ["tagged", "summed"]
+[metrics.tagged]
+select_expression = "{{agg_sum('x')}} + LENGTH('{{experiment.experimenter_slug}}')"
+data_source = "clients_daily"
+statistics = { bootstrap_mean = {} }
+[metrics.summed]
+select_expression = "{{agg_sum('x')}}"
+data_source = "clients_daily"
+statistics = { bootstrap_mean = {} }
+'''
+    repo = load_repository(mini_root(tmp_path, {"one": text, "two": text}))
+    specs = [resolve(repo.experiments[s], repo, None, "firefox_desktop").spec for s in ("one", "two")]
+    assert [s.metric_definitions["tagged"].select_expression for s in specs] == [
+        "COALESCE(SUM(x), 0) + LENGTH('one')", "COALESCE(SUM(x), 0) + LENGTH('two')"]
+    assert {s.metric_definitions["summed"].select_expression for s in specs} == {"COALESCE(SUM(x), 0)"}
