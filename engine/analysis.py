@@ -11,8 +11,10 @@ recorded as `ErrorRecord`s (and exported) instead of propagating.
 from __future__ import annotations
 
 import datetime as dt
+import time
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pandas as pd
 from sqlglot import exp
@@ -21,7 +23,7 @@ from engine.compute import ClientMetricsTable, compute_client_metrics
 from engine.config.spec import PERIODS, AnalysisSpec, ExperimentSpec, Metric
 from engine.export import Sink, export_errors, export_experiment
 from engine.plan import enrollments_table
-from engine.results import read_period, write_windows
+from engine.results import read_period_frame, write_windows
 from engine.results_metadata import ErrorRecord, build_metadata, errors_list, srm_dict
 from engine.results_statistics import WindowInput, window_statistics
 from engine.statistics.records import StatisticRecord
@@ -45,6 +47,8 @@ class ExperimentOutcome:
     windows: int = 0
     errors: tuple[ErrorRecord, ...] = ()
     files: tuple[str, ...] = field(default=())
+    seconds: float = field(default=0.0, compare=False)  # wall time, set by the caller
+    stages: tuple[tuple[str, float], ...] = field(default=(), compare=False)  # (stage, seconds)
 
 
 def check_runnable(experiment: ExperimentSpec, date: dt.date) -> Runnable:
@@ -92,20 +96,27 @@ class _Run:
         self.slug = spec.experiment.slug
         self.progress = progress or (lambda fraction, what: None)
         self.errors: list[ErrorRecord] = []
+        self.stages: list[tuple[str, float]] = []
+        self._lap = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        """Close a stage: its wall time goes into the outcome (demo and CLI summaries)."""
+        now = time.perf_counter()
+        self.stages.append((stage, now - self._lap))
+        self._lap = now
 
     def error(self, stage: str, error: BaseException, **where: Any) -> None:
         self.errors.append(ErrorRecord.from_exception(
             error, experiment=self.slug, analysis_date=self.date.isoformat(), stage=stage, **where))
 
-    def statistics(self, tables: list[ClientMetricsTable]) -> dict[tuple[str, int], list]:
+    def _inputs(self, tables: list[ClientMetricsTable]) -> list[WindowInput]:
+        """Every table's frame and what it stands for; pre-enrollment (enrollments basis)
+        frames double as the covariates of every window."""
         experiment = self.spec.experiment
         branches = tuple(b.slug for b in experiment.branches)
         covariates: dict[str, pd.DataFrame] = {}  # period -> frame; a covariate fits any basis
-        windows: dict[tuple[str, int], list[StatisticRecord]] = {}
-        ordered = sorted(tables, key=lambda t: not t.window.is_preenrollment)  # covariates first
-        for done, table in enumerate(ordered):
-            self.progress(0.5 + 0.4 * done / max(len(ordered), 1), f"statistics {table.table}")
-            windows.setdefault((table.period, table.window.number), [])
+        read: list[tuple[ClientMetricsTable, pd.DataFrame]] = []
+        for table in tables:
             try:
                 frame = _table_frame(self.backend, table.table)
             except Exception as error:  # noqa: BLE001 - recorded, other tables go on
@@ -114,21 +125,39 @@ class _Run:
                 continue
             if table.window.is_preenrollment and table.basis == "enrollments":
                 covariates[table.period] = frame
-            records, errors = window_statistics(WindowInput(
-                self.slug, self.date.isoformat(), table.period, table.window.number,
-                table.window.length, table.basis, frame, _table_metrics(self.spec, table),
-                table.segments, experiment.reference_branch or branches[0], branches,
-                covariates))
-            windows[(table.period, table.window.number)] += records
-            self.errors += errors
+            read.append((table, frame))
+        return [WindowInput(
+            self.slug, self.date.isoformat(), table.period, table.window.number,
+            table.window.length, table.basis, frame, _table_metrics(self.spec, table),
+            table.segments, experiment.reference_branch or branches[0], branches, covariates)
+            for table, frame in read]
+
+    def statistics(self, tables: list[ClientMetricsTable], executor: Executor | None = None
+                   ) -> dict[tuple[str, int], list] | None:
+        """Records per (period, window number), None if the statistics step itself broke (a
+        worker died); tables run in `executor` when given."""
+        windows: dict[tuple[str, int], list[StatisticRecord]] = {
+            (t.period, t.window.number): [] for t in tables}
+        inputs = self._inputs(tables)
+        results = (_in_parallel(executor, inputs) if executor is not None
+                   else map(window_statistics, inputs))
+        try:
+            for done, (item, (records, errors)) in enumerate(zip(inputs, results), start=1):
+                self.progress(0.5 + 0.4 * done / len(inputs), f"statistics {item.period} "
+                              f"{item.window_index} {item.basis}")
+                windows[(item.period, item.window_index)] += records
+                self.errors += errors
+        except Exception as error:  # noqa: BLE001 - e.g. a worker process died
+            self.error("statistics", error)
+            return None
         return windows
 
     def sample_ratio(self, tables: list[ClientMetricsTable]) -> tuple[dict, dict]:
         ratios = {b.slug: b.ratio for b in self.spec.experiment.branches}
         sources = {"enrollments": enrollments_table(self.slug)}
-        exposed = next((t.table for t in tables if t.basis == "exposures"), None)
-        if exposed:
-            sources["exposures"] = exposed
+        exposed = [t for t in tables if t.basis == "exposures"]
+        if exposed:  # the longest exposure window counts everyone exposed so far
+            sources["exposures"] = max(exposed, key=lambda t: (t.window.end, -t.window.start)).table
         counts, tests = {}, {}
         for basis, table in sources.items():
             try:
@@ -137,6 +166,16 @@ class _Run:
             except Exception as error:  # noqa: BLE001
                 self.error("srm", error, analysis_basis=basis)
         return counts, {b: _json_safe(t) for b, t in tests.items()}
+
+
+def _in_parallel(executor: Executor, inputs: list[WindowInput]) -> Iterator[tuple[list, list]]:
+    """window_statistics of every input, yielded in input order; the costliest tables are
+    submitted first so no large one is left running alone at the end."""
+    by_cost = sorted(range(len(inputs)), key=lambda i: -len(inputs[i].frame)
+                     * sum(len(m.statistics) for m in inputs[i].metrics))
+    futures = {i: executor.submit(window_statistics, inputs[i]) for i in by_cost}
+    for i in range(len(inputs)):
+        yield futures[i].result()
 
 
 def _json_safe(value: Any) -> Any:
@@ -150,8 +189,10 @@ def _json_safe(value: Any) -> Any:
 
 def analyse_experiment(spec: AnalysisSpec, backend: Any, date: dt.date, sink: Sink, *,
                        commit: str | None = None, progress: Progress | None = None,
-                       outcomes: Mapping[str, Mapping[str, Any]] | None = None) -> ExperimentOutcome:
-    """Analyse one experiment for `date`; never raises for a failure of the experiment."""
+                       outcomes: Mapping[str, Mapping[str, Any]] | None = None,
+                       executor: Executor | None = None) -> ExperimentOutcome:
+    """Analyse one experiment for `date`; never raises for a failure of the experiment.
+    With an `executor` (engine.results_pool), window tables' statistics run in parallel."""
     slug = spec.experiment.slug
     check = check_runnable(spec.experiment, date)
     if check.status == "skipped":
@@ -167,31 +208,37 @@ def analyse_experiment(spec: AnalysisSpec, backend: Any, date: dt.date, sink: Si
     except Exception as error:  # noqa: BLE001
         run.error("metrics", error)
         return _finish(run, sink, "per-client metrics failed", 0)
-    windows = run.statistics(tables)
+    run.lap("metrics")
+    windows = run.statistics(tables, executor)
+    if windows is None:  # publish nothing rather than a partial set of windows
+        return _finish(run, sink, "statistics failed", 0)
     counts, tests = run.sample_ratio(tables)
+    run.lap("statistics")
     run.progress(0.9, "result tables")
     try:
         for period in PERIODS:
             mine = {n: records for (p, n), records in windows.items() if p == period}
             if mine:
                 write_windows(backend, slug, period, mine)
-        statistics = {p: read_period(backend, slug, p) for p in PERIODS}
+        statistics = {p: read_period_frame(backend, slug, p) for p in PERIODS}
     except Exception as error:  # noqa: BLE001
         run.error("tables", error)
         return _finish(run, sink, "writing result tables failed", 0)
+    run.lap("tables")
     run.progress(0.95, "export")
     metadata = build_metadata(spec, run.date, commit=commit, enrollment=counts,
                               sample_ratio=tests, outcomes=outcomes)
     try:
-        files = export_experiment(sink, slug, {p: r for p, r in statistics.items() if r},
+        files = export_experiment(sink, slug, {p: r for p, r in statistics.items() if len(r)},
                                   metadata, errors_list(run.errors))
     except Exception as error:  # noqa: BLE001
         run.error("export", error)
         return _finish(run, sink, "export failed", len(windows))
     run.progress(1.0, "done")
+    run.lap("export")
     status = "failed" if any(e.log_level == "ERROR" for e in run.errors) else "ok"
     return ExperimentOutcome(slug, status, check.reason, len(windows), tuple(run.errors),
-                             tuple(files))
+                             tuple(files), stages=tuple(run.stages))
 
 
 def _finish(run: _Run, sink: Sink, reason: str, windows: int) -> ExperimentOutcome:

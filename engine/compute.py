@@ -2,7 +2,9 @@
 
 Tables: `enrollments_<slug>` and `<slug>_<basis>_<period>_<N>` (see engine.plan). Each table is
 replaced atomically by the backend, so a rerun replaces and never duplicates, and a failing
-query leaves that table's previous version in place.
+query leaves that table's previous version in place. Each period and basis is one query (every
+window at once, one scan per data source); rows are stored ordered by client, so reruns store
+identical tables and reproduce every statistic bit for bit.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from engine.backends.base import Backend
 from engine.config.spec import AnalysisSpec
 from engine.plan import AnalysisPlan, WindowTask, enrollments_table, plan
 from engine.sql.enrollments import enrollments_query
-from engine.sql.metrics import client_metrics_query
+from engine.sql.metrics import client_metrics_query, period_metrics_query
 from engine.windows import Window
 
 Progress = Callable[[int, int, str], None]  # (done, total, table name)
@@ -45,9 +47,34 @@ def task_query(spec: AnalysisSpec, analysis_plan: AnalysisPlan, task: WindowTask
     return client_metrics_query(spec, task, analysis_plan.timeline, table)
 
 
-def _count(backend: Backend, table: str) -> int:
-    tree = exp.select(exp.func("COUNT", exp.Star()).as_("n")).from_(exp.to_table(table))
-    return int(backend.query(tree).iloc[0, 0])
+def _groups(tasks: tuple[WindowTask, ...]) -> list[tuple[WindowTask, ...]]:
+    """Tasks of the same period and basis (they share their metrics): one query each."""
+    groups: dict[tuple[str, str], list[WindowTask]] = {}
+    for task in tasks:
+        groups.setdefault((task.window.period, task.basis), []).append(task)
+    return [tuple(g) for g in groups.values()]
+
+
+def _period_table(task: WindowTask) -> str:
+    return f"{task.table_name.rsplit('_', 1)[0]}_all"
+
+
+def _window_rows(table: str, number: int) -> exp.Query:
+    """One window's rows of a period table, without its window_index column, ordered by
+    client: a rerun stores the same rows in the same order, so statistics (float sums) and
+    tables are reproduced exactly."""
+    star = exp.Star(except_=[exp.column("window_index")])
+    return (exp.select(star).from_(exp.to_table(table))
+            .where(exp.column("window_index").eq(exp.Literal.number(number)))
+            .order_by(exp.column("client_id")))
+
+
+def _counts(backend: Backend, table: str) -> dict[int, int]:
+    """Rows per window of a period table."""
+    tree = (exp.select("window_index", exp.func("COUNT", exp.Star()).as_("n"))
+            .from_(exp.to_table(table)).group_by("window_index"))
+    frame = backend.query(tree)
+    return {int(w): int(n) for w, n in zip(frame["window_index"], frame["n"])}
 
 
 def compute_client_metrics(
@@ -57,22 +84,37 @@ def compute_client_metrics(
     registry_entry: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> list[ClientMetricsTable]:
-    """Compute every per-client table that is ready on `date`; returns what was written."""
+    """Compute every per-client table that is ready on `date`; returns what was written.
+
+    One query per period and basis computes all its windows into a scratch table
+    (`..._<period>_all`, dropped afterwards), which is then split into the per-window tables.
+    """
     analysis_plan = plan(spec, date, registry_entry)
     if not analysis_plan.tasks:
         return []
     total = len(analysis_plan.tasks) + 1
     enrollments = enrollments_table(spec.experiment.slug)
-    backend.materialize(enrollments, enrollments_query(spec.experiment, analysis_plan.timeline))
+    backend.materialize(enrollments, enrollments_query(spec.experiment, analysis_plan.timeline)
+                        .order_by(exp.column("client_id"), copy=False))
+    done = 1
     if progress:
-        progress(1, total, enrollments)
+        progress(done, total, enrollments)
     segments = tuple(s.name for s in spec.segments)
     written: list[ClientMetricsTable] = []
-    for done, task in enumerate(analysis_plan.tasks, start=2):
-        backend.materialize(task.table_name, task_query(spec, analysis_plan, task))
-        written.append(ClientMetricsTable(
-            task.table_name, task.window, task.basis, tuple(m.name for m in task.metrics),
-            segments, _count(backend, task.table_name)))
-        if progress:
-            progress(done, total, task.table_name)
+    for group in _groups(analysis_plan.tasks):
+        first = group[0]
+        scratch = _period_table(first)
+        backend.materialize(scratch, period_metrics_query(
+            spec, tuple(t.window for t in group), first.basis, first.metrics,
+            analysis_plan.timeline, enrollments))
+        rows = _counts(backend, scratch)
+        for task in group:
+            backend.materialize(task.table_name, _window_rows(scratch, task.window.number))
+            written.append(ClientMetricsTable(
+                task.table_name, task.window, task.basis, tuple(m.name for m in task.metrics),
+                segments, rows.get(task.window.number, 0)))
+            done += 1
+            if progress:
+                progress(done, total, task.table_name)
+        backend.drop_table(scratch)
     return written

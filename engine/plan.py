@@ -51,12 +51,28 @@ class AnalysisPlan:
         return tuple(t for t in self.tasks if t.window.period == period)
 
 
-def metrics_for_basis(metrics: tuple[Metric, ...], basis: str) -> tuple[Metric, ...]:
-    """Metrics computed in SQL (with a select expression) that take part in `basis`."""
-    return tuple(
-        m for m in metrics
-        if basis in m.analysis_bases and m.select_expression is not None and m.data_source
-    )
+def _inputs(metric: Metric) -> tuple[str, ...]:
+    """The metrics a metric is computed from: depends_on and population_ratio's parts."""
+    parts = [s.params.get(k) for s in metric.statistics if s.name == "population_ratio"
+             for k in ("numerator", "denominator")]
+    return metric.depends_on + tuple(str(p) for p in parts if p)
+
+
+def metrics_for_basis(metrics: tuple[Metric, ...], basis: str,
+                      definitions: Mapping[str, Metric] | None = None) -> tuple[Metric, ...]:
+    """Metrics computed in SQL (with a select expression) that take part in `basis`, plus the
+    inputs (from `definitions`, transitively) of those that do, even if their period does not
+    list them: a population_ratio or depends_on metric needs its inputs in the same table."""
+    chosen: dict[str, Metric] = {}
+    pending = [m for m in metrics if basis in m.analysis_bases]
+    while pending:
+        metric = pending.pop(0)
+        if metric.name in chosen:
+            continue
+        chosen[metric.name] = metric
+        pending += [definitions[n] for n in _inputs(metric)
+                    if definitions and n in definitions and n not in chosen]
+    return tuple(m for m in chosen.values() if m.select_expression is not None and m.data_source)
 
 
 def plan(
@@ -72,7 +88,7 @@ def plan(
                 for basis in ANALYSIS_BASES:
                     if basis == "exposures" and win.is_preenrollment:
                         continue  # exposure follows enrollment; nothing to anchor before it
-                    chosen = metrics_for_basis(metrics, basis)
+                    chosen = metrics_for_basis(metrics, basis, spec.metric_definitions)
                     if chosen:
                         tasks.append(WindowTask(spec.experiment.slug, win, basis, chosen))
     segments = (ALL_SEGMENT,) + tuple(s.name for s in spec.segments)

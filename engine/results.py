@@ -105,7 +105,8 @@ def records_frame(records: Iterable[Any]) -> pd.DataFrame:
     """
     frame = pd.DataFrame.from_records([_raw(r) for r in records])
     extras = sorted(c for c in frame.columns if c not in RECORD_FIELDS and _FIELD_NAME.match(c)
-                    and not frame[c].map(lambda v: isinstance(v, (dict, list, tuple))).any())
+                    and not (frame[c].dtype == object  # only object columns hold containers
+                             and frame[c].map(lambda v: isinstance(v, (dict, list, tuple))).any()))
     frame = frame.reindex(columns=list(RECORD_FIELDS) + extras)
     for name in _NUMERIC + tuple(c for c in extras if frame[c].dtype.kind in "fiu"):
         values = pd.to_numeric(frame[name], errors="coerce").astype("float64")
@@ -174,9 +175,16 @@ def write_union(backend: TableBackend, slug: str, period: str) -> str:
     return name
 
 
-def read_period(backend: TableBackend, slug: str, period: str) -> list[dict[str, Any]]:
-    """All records of a period from its union table (empty when nothing was written yet)."""
+def read_period_frame(backend: TableBackend, slug: str, period: str) -> pd.DataFrame:
+    """All records of a period from its union table, as a frame (empty when nothing was
+    written yet)."""
     name = union_table(slug, period)
     if not backend.table_exists(name):
-        return []
-    return frame_records(_as_frame(backend.query(_select_all(name))))
+        return records_frame([])
+    return _as_frame(backend.query(_select_all(name)))
+
+
+def read_period(backend: TableBackend, slug: str, period: str) -> list[dict[str, Any]]:
+    """All records of a period from its union table (empty when nothing was written yet)."""
+    frame = read_period_frame(backend, slug, period)
+    return frame_records(frame) if len(frame) else []

@@ -1,7 +1,10 @@
 """`jetstream analyse`: analyse experiments for a date, write result tables and the JSON export."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import time
+from concurrent.futures import Executor
 from pathlib import Path
 
 import click
@@ -10,11 +13,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from engine.analysis import ExperimentOutcome, analyse_experiment
+from engine.backends.base import Backend
 from engine.backends.duckdb import DuckDBBackend
-from engine.config.repository import load_repository
+from engine.config.repository import Repository, load_repository
 from engine.config.validate import resolve_experiment
 from engine.export import Sink, export_errors, open_sink
 from engine.registry import Registry, RegistryError, load_registry
+from engine.results_pool import statistics_pool
 from engine.results_metadata import ErrorRecord, config_commit, errors_list
 
 
@@ -27,18 +32,63 @@ def _unresolved(slug: str, date: dt.date, findings, sink: Sink) -> ExperimentOut
     return ExperimentOutcome(slug, "failed", "config does not resolve", 0, errors)
 
 
-def _summary(outcomes: list[ExperimentOutcome]) -> Table:
+def summary_table(outcomes: list[ExperimentOutcome]) -> Table:
     table = Table(title="Analysis")
-    for column in ("experiment", "status", "windows", "errors", "note"):
-        table.add_column(column, justify="right" if column in ("windows", "errors") else "left")
+    stages = ("metrics", "statistics", "tables", "export")
+    for column in ("experiment", "status", "windows", "errors", "seconds", *stages, "note"):
+        table.add_column(column, justify="left" if column in ("experiment", "note") else "right")
     colours = {"ok": "green", "failed": "red", "skipped": "yellow"}
     for o in outcomes:
         note = o.reason or ""
         if o.errors:
             note = (note + "; " if note else "") + o.errors[0].message.splitlines()[0][:80]
+        took = dict(o.stages)
         table.add_row(o.slug, f"[{colours[o.status]}]{o.status}[/]", str(o.windows),
-                      str(len(o.errors)), note)
+                      str(len(o.errors)), f"{o.seconds:.1f}",
+                      *(f"{took[s]:.1f}" if s in took else "" for s in stages), note)
     return table
+
+
+def analyse_repository(config_root: Path, slugs: list[str], day: dt.date, backend: Backend,
+                       sink: Sink, registry: Registry | None = None,
+                       console: Console | None = None, repository: Repository | None = None,
+                       workers: int | None = None) -> list[ExperimentOutcome]:
+    """Analyse each experiment for `day` with a progress bar; one failure never stops the others.
+    Statistics run in `workers` processes (default: one per core)."""
+    with statistics_pool(workers) as pool:
+        return _analyse_all(config_root, slugs, day, backend, sink, registry, console,
+                            repository or load_repository(config_root), pool)
+
+
+def _analyse_all(config_root: Path, slugs: list[str], day: dt.date, backend: Backend, sink: Sink,
+                 registry: Registry | None, console: Console | None, repo: Repository,
+                 pool: Executor | None) -> list[ExperimentOutcome]:
+    commit = config_commit(config_root)
+    outcomes: list[ExperimentOutcome] = []
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed:.1f}/{task.total}"), TimeElapsedColumn())
+    with Progress(*columns, console=console or Console(stderr=True), transient=False) as progress:
+        task = progress.add_task("analysing", total=len(slugs))
+        for i, slug in enumerate(slugs):
+            def report(fraction: float, what: str, i: int = i, slug: str = slug) -> None:
+                progress.update(task, completed=i + fraction, description=f"{slug}: {what}"[:70])
+
+            report(0.0, "resolving")
+            started = time.perf_counter()
+            try:
+                spec, findings = resolve_experiment(config_root, slug, registry=registry,
+                                                    repository=repo)
+                outcome = (_unresolved(slug, day, findings, sink) if spec is None else
+                           analyse_experiment(spec, backend, day, sink, commit=commit,
+                                              progress=report, executor=pool))
+            except Exception as error:  # noqa: BLE001 - one experiment never stops the others
+                record = ErrorRecord.from_exception(error, experiment=slug,
+                                                    analysis_date=day.isoformat(), stage="runnable")
+                outcome = ExperimentOutcome(slug, "failed", "unexpected error", 0, (record,))
+            outcomes.append(dataclasses.replace(outcome, seconds=time.perf_counter() - started))
+            progress.update(task, completed=i + 1)
+        progress.update(task, description="done")
+    return outcomes
 
 
 @click.command("analyse")
@@ -54,8 +104,10 @@ def _summary(outcomes: list[ExperimentOutcome]) -> Table:
               help="Export directory, or gs://bucket/prefix.")
 @click.option("--config-root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("."), show_default=True)
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Processes for the statistics [default: one per core, at most 4].")
 def command(date: dt.datetime, experiments: tuple[str, ...], db: Path, results_db: Path | None,
-            registry: str | None, out: str, config_root: Path) -> None:
+            registry: str | None, out: str, config_root: Path, workers: int | None) -> None:
     """Analyse experiments for DATE: metrics, statistics, result tables and JSON export."""
     day = date.date()
     console = Console(stderr=True)
@@ -72,33 +124,13 @@ def command(date: dt.datetime, experiments: tuple[str, ...], db: Path, results_d
             raise click.UsageError("--results-db is required with a gs:// export")
         Path(out).mkdir(parents=True, exist_ok=True)
         results_db = Path(out) / "results.duckdb"
-    sink = open_sink(out)
-    commit = config_commit(config_root)
     backend = DuckDBBackend(db, results_db)
-    outcomes: list[ExperimentOutcome] = []
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.1f}/{task.total}"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("analysing", total=len(slugs))
-        for i, slug in enumerate(slugs):
-            def report(fraction: float, what: str, i: int = i, slug: str = slug) -> None:
-                progress.update(task, completed=i + fraction, description=f"{slug}: {what}"[:70])
-
-            report(0.0, "resolving")
-            try:
-                spec, findings = resolve_experiment(config_root, slug, registry=known,
-                                                    repository=repo)
-                outcome = (_unresolved(slug, day, findings, sink) if spec is None else
-                           analyse_experiment(spec, backend, day, sink, commit=commit,
-                                              progress=report))
-            except Exception as error:  # noqa: BLE001 - one experiment never stops the others
-                record = ErrorRecord.from_exception(error, experiment=slug,
-                                                    analysis_date=day.isoformat(), stage="runnable")
-                outcome = ExperimentOutcome(slug, "failed", "unexpected error", 0, (record,))
-            outcomes.append(outcome)
-            progress.update(task, completed=i + 1)
-        progress.update(task, description="done")
-    backend.close()
-    console.print(_summary(outcomes))
-    click.echo(f"results exported to {out}; browse with `jetstream serve` (RESULTS_DIR={out})")
+    try:
+        outcomes = analyse_repository(config_root, slugs, day, backend, open_sink(out), known,
+                                      console, repo, workers)
+    finally:
+        backend.close()
+    console.print(summary_table(outcomes))
+    click.echo(f"results exported to {out}; browse with "
+               f"`GITHUB_WEBHOOK_SECRET=local JETSTREAM_RESULTS_DIR={out} jetstream serve`")
     raise SystemExit(1 if any(o.status == "failed" for o in outcomes) else 0)

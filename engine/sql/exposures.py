@@ -49,37 +49,47 @@ HAVING (:signal)
 """
 
 _EXPOSURES = """
-SELECT e.client_id AS client_id, MIN(x.submission_date) AS exposure_date,
-       COUNT(*) AS num_exposure_events
-FROM enrollments AS e
+SELECT e.client_id AS client_id, e.window_index AS window_index,
+       MIN(x.submission_date) AS exposure_date, COUNT(*) AS num_exposure_events
+FROM enrolled_windows AS e
 JOIN :signal AS x
   ON x.client_id = e.client_id AND x.submission_date BETWEEN :window_start AND :window_end
-GROUP BY e.client_id
+GROUP BY e.client_id, e.window_index
 """
 
 
-def _bound(value: int | str | None, default: int | str, win: Window, timeline: Timeline
-           ) -> tuple[exp.Expression, dt.date, dt.date]:
-    """(per-unit date expression, earliest date, latest date) of one exposure-window bound."""
+def _bound(value: int | str | None, default: int | str, windows: tuple[Window, ...],
+           timeline: Timeline) -> tuple[exp.Expression, dt.date, dt.date]:
+    """(per-unit-and-window date expression, earliest date, latest date) of one exposure-window
+    bound, over the CTE `enrolled_windows` (enrollment_date, window_from, window_to)."""
     value = default if value is None else value
-    fixed = {"enrollment_start": timeline.start_date, "enrollment_end": timeline.last_enrollment_date}
+    fixed = {"enrollment_start": timeline.start_date,
+             "enrollment_end": timeline.last_enrollment_date}
     if isinstance(value, str) and value in fixed:
         return literal(fixed[value]), fixed[value], fixed[value]
-    offsets = {"analysis_window_start": win.start, "analysis_window_end": win.end}
-    if isinstance(value, str) and value not in offsets:
+    per_window = {"analysis_window_start": ("window_from", [w.start for w in windows]),
+                  "analysis_window_end": ("window_to", [w.end for w in windows])}
+    if isinstance(value, str) and value not in per_window:
         raise ValueError(f"unknown exposure window bound {value!r}")
-    days = offsets[value] if isinstance(value, str) else int(value)
-    enrolled = column("enrollment_date", "e")
-    expression = exp.DateAdd(this=enrolled, expression=literal(days), unit=exp.var("DAY"))
-    delta = dt.timedelta(days=days)
-    return expression, timeline.start_date + delta, timeline.last_enrollment_date + delta
+    if isinstance(value, str):
+        name, offsets = per_window[value]
+        expression: exp.Expression = column(name, "e")
+    else:
+        offsets = [int(value)]
+        expression = exp.DateAdd(this=column("enrollment_date", "e"),
+                                 expression=literal(offsets[0]), unit=exp.var("DAY"))
+    earliest = timeline.start_date + dt.timedelta(days=min(offsets))
+    latest = timeline.last_enrollment_date + dt.timedelta(days=max(offsets))
+    return expression, earliest, latest
 
 
-def exposures_query(experiment: ExperimentSpec, win: Window, timeline: Timeline) -> exp.Query:
-    """Per enrolled unit (from CTE `enrollments`): exposure_date, num_exposure_events."""
+def exposures_query(experiment: ExperimentSpec, windows: tuple[Window, ...], timeline: Timeline
+                    ) -> exp.Query:
+    """Per enrolled unit and window (from CTE `enrolled_windows`): window_index, exposure_date,
+    num_exposure_events."""
     signal = experiment.exposure_signal
-    start, first, _ = _bound(signal and signal.window_start, 0, win, timeline)
-    end, _, last = _bound(signal and signal.window_end, "analysis_window_end", win, timeline)
+    start, first, _ = _bound(signal and signal.window_start, 0, windows, timeline)
+    end, _, last = _bound(signal and signal.window_end, "analysis_window_end", windows, timeline)
     bounds = dict(first=literal(first), last=literal(last))
     unit = exp.to_identifier(unit_column(experiment))
     if signal is not None:

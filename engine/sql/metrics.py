@@ -1,8 +1,10 @@
-"""The per-client metrics query of one window and basis: population, segments, metrics.
+"""The per-client metrics query of one period and basis: population, segments, metrics.
 
-Output: one row per analysis unit with client_id, branch, enrollment_date,
-num_enrollment_events, exposure_date, num_exposure_events, one boolean column per segment and
-one column per metric. Exposures basis keeps only units exposed within their exposure window.
+Output: one row per analysis unit and window with client_id, branch, enrollment_date,
+num_enrollment_events, exposure_date, num_exposure_events, window_index, one boolean column per
+segment and one column per metric. Exposures basis keeps only units exposed within their
+exposure window. Every window of a period is computed by one query (one scan per data source);
+`client_metrics_query` is the one-window form (no window_index column).
 """
 from __future__ import annotations
 
@@ -13,17 +15,32 @@ from engine.plan import WindowTask
 from engine.sql.dialect import fill, literal, parse_expression, parse_from
 from engine.sql.enrollments import enrollments_query
 from engine.sql.exposures import exposures_query
-from engine.sql.windowed import DayRange, per_unit_aggregate
-from engine.windows import Timeline
+from engine.sql.windowed import DayRange, per_unit_aggregate, per_window_aggregate
+from engine.windows import Timeline, Window
+
+_ENROLLED_WINDOWS = """
+SELECT en.client_id AS client_id, en.branch AS branch, en.enrollment_date AS enrollment_date,
+       en.num_enrollment_events AS num_enrollment_events, w.window_index AS window_index,
+       CAST(DATE_ADD(en.enrollment_date, INTERVAL w.window_start DAY) AS DATE) AS window_from,
+       CAST(DATE_ADD(en.enrollment_date, INTERVAL w.window_end DAY) AS DATE) AS window_to
+FROM enrollments AS en
+CROSS JOIN windows AS w
+"""
 
 _POPULATION = """
-SELECT en.client_id AS client_id, en.branch AS branch, en.enrollment_date AS enrollment_date,
-       en.num_enrollment_events AS num_enrollment_events, ex.exposure_date AS exposure_date,
+SELECT ew.client_id AS client_id, ew.branch AS branch, ew.enrollment_date AS enrollment_date,
+       ew.num_enrollment_events AS num_enrollment_events, ew.window_index AS window_index,
+       ew.window_from AS window_from, ew.window_to AS window_to,
+       ex.exposure_date AS exposure_date,
        COALESCE(ex.num_exposure_events, 0) AS num_exposure_events
-FROM enrollments AS en
-LEFT JOIN exposures AS ex ON ex.client_id = en.client_id
+FROM enrolled_windows AS ew
+LEFT JOIN exposures AS ex ON ex.client_id = ew.client_id AND ex.window_index = ew.window_index
 WHERE :keep
 """
+
+_WINDOW_ROW = "SELECT :index AS window_index, :start AS window_start, :end AS window_end"
+_OUTPUT = ("client_id", "branch", "enrollment_date", "num_enrollment_events",
+           "exposure_date", "num_exposure_events")
 
 _IN_EXPERIMENT = "mozfun.map.get_key(:experiments, :slug) IS NOT NULL"
 _EXPERIMENTS_COLUMN = {
@@ -47,12 +64,22 @@ def _experiment_filter(source: DataSource, slug: str) -> exp.Expression | None:
     return fill(_IN_EXPERIMENT, experiments=parse_expression(column), slug=literal(slug))
 
 
+def _windows(windows: tuple[Window, ...]) -> exp.Query:
+    """The windows of a period as rows: window_index (1-based number), window_start/_end."""
+    rows = [fill(_WINDOW_ROW, index=literal(w.number), start=literal(w.start), end=literal(w.end))
+            for w in windows]
+    query = rows[0]
+    for row in rows[1:]:
+        query = exp.union(query, row, distinct=False, copy=False)
+    return query
+
+
 def _metric_cte(spec: AnalysisSpec, metrics: list[Metric], days: DayRange, filtered: bool
                 ) -> exp.Select:
     source = metrics[0].data_source
     profile = spec.experiment.analysis_unit == "profile_group"
     slug = spec.experiment.normandy_slug or spec.experiment.slug
-    return per_unit_aggregate(
+    return per_window_aggregate(
         parse_from(source.from_expression),
         source.group_id_column if profile else source.client_id_column,
         source.submission_date_column,
@@ -62,7 +89,7 @@ def _metric_cte(spec: AnalysisSpec, metrics: list[Metric], days: DayRange, filte
     )
 
 
-def _segment_cte(spec: AnalysisSpec, segments: list[Segment], timeline: Timeline) -> exp.Select:
+def _segment_cte(segments: list[Segment], timeline: Timeline) -> exp.Select:
     source = segments[0].data_source
     days = DayRange(source.window_start, source.window_end,
                     timeline.start_date, timeline.last_enrollment_date)
@@ -75,40 +102,54 @@ def _segment_cte(spec: AnalysisSpec, segments: list[Segment], timeline: Timeline
     )
 
 
-def client_metrics_query(
-    spec: AnalysisSpec, task: WindowTask, timeline: Timeline, enrollments_table: str | None = None
+def period_metrics_query(
+    spec: AnalysisSpec, windows: tuple[Window, ...], basis: str, metrics: tuple[Metric, ...],
+    timeline: Timeline, enrollments_table: str | None = None, window_column: bool = True,
 ) -> exp.Query:
-    """The whole per-client query for `task`; enrollments come from a table or inline."""
+    """One query for every window of one period and basis: a row per unit and window, with
+    `window_index` (the 1-based window number) unless `window_column` is false (one window)."""
     if enrollments_table is None:
         enrollments: exp.Query = enrollments_query(spec.experiment, timeline)
     else:
         enrollments = exp.select("*").from_(exp.to_table(enrollments_table))
     keep = (exp.column("exposure_date", "ex").is_(exp.null()).not_()
-            if task.basis == "exposures" else exp.true())
-    days = DayRange(task.window.start, task.window.end,
+            if basis == "exposures" else exp.true())
+    days = DayRange(min(w.start for w in windows), max(w.end for w in windows),
                     timeline.start_date, timeline.last_enrollment_date)
     ctes = [
         ("enrollments", enrollments),
-        ("exposures", exposures_query(spec.experiment, task.window, timeline)),
+        ("windows", _windows(windows)),
+        ("enrolled_windows", fill(_ENROLLED_WINDOWS)),
+        ("exposures", exposures_query(spec.experiment, windows, timeline)),
         ("population", fill(_POPULATION, keep=keep)),
     ]
-    outer = exp.select(*[exp.column(c, "p") for c in (
-        "client_id", "branch", "enrollment_date", "num_enrollment_events",
-        "exposure_date", "num_exposure_events")]).from_(exp.to_table("population").as_("p"))
-    parts: list[tuple[exp.Select, list[str]]] = []
+    names = _OUTPUT + (("window_index",) if window_column else ())
+    outer = exp.select(*[exp.column(c, "p") for c in names]).from_(
+        exp.to_table("population").as_("p"))
+    filtered = not any(w.is_preenrollment for w in windows)
+    parts: list[tuple[exp.Select, list[str], bool]] = []
     for group in _grouped(spec.segments, lambda s: s.data_source.name).values():
-        parts.append((_segment_cte(spec, group, timeline), [s.name for s in group]))
-    for group in _grouped(task.metrics, lambda m: m.data_source.name).values():
-        parts.append((_metric_cte(spec, group, days, not task.window.is_preenrollment),
-                      [m.name for m in group]))
-    for i, (cte, names) in enumerate(parts):
+        parts.append((_segment_cte(group, timeline), [s.name for s in group], False))
+    for group in _grouped(metrics, lambda m: m.data_source.name).values():
+        parts.append((_metric_cte(spec, group, days, filtered), [m.name for m in group], True))
+    for i, (cte, columns, per_window) in enumerate(parts):
         alias = f"part_{i}"
         ctes.append((alias, cte))
-        outer = outer.join(exp.to_table(alias).as_(alias), join_type="left",
-                           on=exp.column("client_id", alias).eq(exp.column("client_id", "p")),
-                           copy=False)
+        on = exp.column("client_id", alias).eq(exp.column("client_id", "p"))
+        if per_window:
+            on = on.and_(exp.column("window_index", alias).eq(exp.column("window_index", "p")),
+                         copy=False)
+        outer = outer.join(exp.to_table(alias).as_(alias), join_type="left", on=on, copy=False)
         outer = outer.select(*[exp.column(exp.to_identifier(n, quoted=True), alias)
-                               for n in names], append=True, copy=False)
+                               for n in columns], append=True, copy=False)
     for name, cte in ctes:
         outer = outer.with_(name, as_=cte, copy=False)
     return outer
+
+
+def client_metrics_query(
+    spec: AnalysisSpec, task: WindowTask, timeline: Timeline, enrollments_table: str | None = None
+) -> exp.Query:
+    """The per-client query of one window (`task`); enrollments come from a table or inline."""
+    return period_metrics_query(spec, (task.window,), task.basis, task.metrics, timeline,
+                                enrollments_table, window_column=False)

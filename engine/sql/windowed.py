@@ -1,7 +1,10 @@
 """Per-unit aggregation of data-source rows inside each unit's own window (metrics, segments).
 
-The population is exposed to the aggregate as `e._e_unit` / `e._e_date` (unit id, enrollment
-date): names chosen so a user expression's unqualified columns can only mean data-source columns.
+Metrics are aggregated per (unit, window) over the `population` CTE, which carries each unit's
+absolute window bounds (`window_from`, `window_to`) for every window of the period, so a whole
+period is one query. Segments are aggregated per unit over `enrollments`, with the segment data
+source's own day offsets. The population is exposed to the aggregate as `e._e_*` columns: names
+chosen so a user expression's unqualified columns can only mean data-source columns.
 """
 from __future__ import annotations
 
@@ -12,17 +15,28 @@ from sqlglot import exp
 
 from engine.sql.dialect import field, fill, literal
 
-POPULATION = "population"
-
-_AGGREGATE = """
-SELECT e._e_unit AS client_id
-FROM (SELECT p.client_id AS _e_unit, p.enrollment_date AS _e_date FROM population AS p) AS e
+_PER_WINDOW = """
+SELECT e._e_unit AS client_id, e._e_window AS window_index
+FROM (SELECT p.client_id AS _e_unit, p.window_index AS _e_window,
+             p.window_from AS _e_from, p.window_to AS _e_to FROM population AS p) AS e
 LEFT JOIN :source AS ds
   ON :unit = e._e_unit
-  AND :date BETWEEN DATE_ADD(e._e_date, INTERVAL :start DAY)
-                AND DATE_ADD(e._e_date, INTERVAL :end DAY)
+  AND :date BETWEEN e._e_from AND e._e_to
   AND :date BETWEEN :first AND :last
   AND :extra
+GROUP BY e._e_unit, e._e_window
+"""
+
+_PER_UNIT = """
+SELECT e._e_unit AS client_id
+FROM (SELECT p.client_id AS _e_unit,
+             CAST(DATE_ADD(p.enrollment_date, INTERVAL :start DAY) AS DATE) AS _e_from,
+             CAST(DATE_ADD(p.enrollment_date, INTERVAL :end DAY) AS DATE) AS _e_to
+      FROM enrollments AS p) AS e
+LEFT JOIN :source AS ds
+  ON :unit = e._e_unit
+  AND :date BETWEEN e._e_from AND e._e_to
+  AND :date BETWEEN :first AND :last
 GROUP BY e._e_unit
 """
 
@@ -45,7 +59,7 @@ class DayRange:
         return self.last_enrollment + dt.timedelta(days=self.end)
 
 
-def per_unit_aggregate(
+def per_window_aggregate(
     source: exp.Expression,
     unit_column: str,
     date_column: str,
@@ -53,9 +67,30 @@ def per_unit_aggregate(
     columns: list[exp.Expression],
     extra: exp.Expression | None = None,
 ) -> exp.Select:
-    """SELECT client_id, <columns> over each unit's rows with dates in its `days` window."""
+    """SELECT client_id, window_index, <columns> over each unit's rows in each of its windows
+    (from CTE `population`); `days` spans every window (it bounds the dates scanned)."""
     query = fill(
-        _AGGREGATE,
+        _PER_WINDOW,
+        source=source,
+        unit=field("ds", unit_column),
+        date=field("ds", date_column),
+        first=literal(days.first),
+        last=literal(days.last),
+        extra=extra if extra is not None else exp.true(),
+    )
+    return query.select(*columns, append=True, copy=False)
+
+
+def per_unit_aggregate(
+    source: exp.Expression,
+    unit_column: str,
+    date_column: str,
+    days: DayRange,
+    columns: list[exp.Expression],
+) -> exp.Select:
+    """SELECT client_id, <columns> over each enrolled unit's rows in its `days` window."""
+    query = fill(
+        _PER_UNIT,
         source=source,
         unit=field("ds", unit_column),
         date=field("ds", date_column),
@@ -63,6 +98,5 @@ def per_unit_aggregate(
         end=literal(days.end),
         first=literal(days.first),
         last=literal(days.last),
-        extra=extra if extra is not None else exp.true(),
     )
     return query.select(*columns, append=True, copy=False)
