@@ -1,6 +1,8 @@
 """The Flask app: `POST /webhook`, `GET /healthz`, the cron endpoint and the result pages."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import datetime as dt
 import hmac
 import os
@@ -40,4 +42,17 @@ def create_app(settings: Settings | None = None, queue: JobQueue | None = None) 
         return jsonify(queued=queued), 202
 
     app.register_blueprint(result_pages)  # /experiments/..., the pages the bot's result links point at
+    return app
+
+
+def create_pages_app(results_dir: Path) -> Flask:
+    """Result pages and /healthz only: for browsing exported results, no webhook, no secrets."""
+    app = Flask(__name__)
+    app.config["RESULTS_DIR"] = str(results_dir)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(ok=True)
+
+    app.register_blueprint(result_pages)
     return app

@@ -68,7 +68,7 @@ DESIGNS: tuple[ExperimentDesign, ...] = (
     ExperimentDesign(
         slug="desktop-search-shortcuts", platform="firefox_desktop",
         branches=(("control", 0.5), ("treatment", 0.5)),
-        assignment=(0.53, 0.47),  # planted sample-ratio mismatch
+        assignment=(0.56, 0.44),  # planted sample-ratio mismatch (registry says 50/50)
         population_share=0.35, exposure_rate=0.5, start_lag=1,
         effects={"search": {"treatment": 0.06}},
         segments=("de_users",),

@@ -134,8 +134,10 @@ def test_unequal_ratios_and_planted_sample_ratio_mismatch(world: SyntheticWorld)
     shortcuts = world.enrollments["desktop-search-shortcuts"]["branch"]
     ratios = {b["slug"]: b["ratio"] for b in world.registry[1]["branches"]}
     assert ratios == {"control": 0.5, "treatment": 0.5}
+    planted = next(d for d in DESIGNS if d.slug == "desktop-search-shortcuts").assignment[0]
+    assert planted != 0.5
     share = (shortcuts == "control").mean()
-    assert abs(share - 0.53) < 3 * np.sqrt(0.25 / len(shortcuts)) and share > 0.5
+    assert abs(share - planted) < 3 * np.sqrt(0.25 / len(shortcuts)) and share > 0.5
 
 
 def test_exposures_and_unenrollments_are_consistent(world: SyntheticWorld) -> None:

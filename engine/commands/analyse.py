@@ -132,5 +132,5 @@ def command(date: dt.datetime, experiments: tuple[str, ...], db: Path, results_d
         backend.close()
     console.print(summary_table(outcomes))
     click.echo(f"results exported to {out}; browse with "
-               f"`GITHUB_WEBHOOK_SECRET=local JETSTREAM_RESULTS_DIR={out} jetstream serve`")
+               f"`jetstream serve --pages-only --results-dir {out}`")
     raise SystemExit(1 if any(o.status == "failed" for o in outcomes) else 0)

@@ -101,8 +101,7 @@ def command(out: Path, clients: int, days: int, seed: int, config_root: Path,
             click.echo(f"{outcome.slug}: {error.stage}: {error.message.splitlines()[0][:120]}")
     click.echo(f"JSON export:   {json_dir.resolve()}")
     click.echo(f"result tables: {(out / 'results.duckdb').resolve()}")
-    click.echo("result pages:  GITHUB_WEBHOOK_SECRET=demo "
-               f"JETSTREAM_RESULTS_DIR={json_dir.resolve()} .venv/bin/jetstream serve\n"
+    click.echo(f"result pages:  .venv/bin/jetstream serve --pages-only --results-dir {json_dir.resolve()}\n"
                "               then open http://127.0.0.1:8080/experiments/")
     failed = not report.ok or any(o.status == "failed" for o in outcomes)
     raise SystemExit(1 if failed else 0)

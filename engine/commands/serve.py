@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from pathlib import Path
 
 import click
 
@@ -12,15 +14,27 @@ import click
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--with-worker", is_flag=True, help="Also run queued jobs in this process.")
 @click.option("--workers", default=2, show_default=True, help="Worker threads with --with-worker.")
-def command(host: str, port: int, with_worker: bool, workers: int) -> None:
+@click.option("--pages-only", is_flag=True,
+              help="Serve only the result pages (no webhook, no GitHub settings needed).")
+@click.option("--results-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Exported results to show (overrides JETSTREAM_RESULTS_DIR).")
+def command(host: str, port: int, with_worker: bool, workers: int, pages_only: bool,
+            results_dir: Path | None) -> None:
     """Serve POST /webhook, GET /healthz and the result pages."""
     from werkzeug.serving import make_server
 
-    from bot.app import create_app
+    from bot.app import create_app, create_pages_app
     from bot.config import ConfigurationError, Settings
     from bot.runtime import build_queue
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if pages_only:
+        server = make_server(host, port, create_pages_app(results_dir or Path("results")), threaded=True)
+        click.echo(f"jetstream result pages on http://{host}:{server.server_port}/experiments/")
+        server.serve_forever()
+        return
+    if results_dir is not None:
+        os.environ["JETSTREAM_RESULTS_DIR"] = str(results_dir)
     try:
         settings = Settings.from_env()
         queue = build_queue(settings) if with_worker else None

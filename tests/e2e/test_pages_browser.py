@@ -9,7 +9,7 @@ from werkzeug.serving import make_server
 
 from tests.results.chromium import Browser
 from tests.results.fixtures import write_export
-from tests.results.pages_app import pages_app
+from bot.app import create_pages_app as pages_app
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.results.fixtures import write_export
-from tests.results.pages_app import pages_app
+from bot.app import create_pages_app as pages_app
 
 
 @pytest.fixture
@@ -74,3 +74,11 @@ def test_unknown_or_hostile_slug_is_404(client):
 
 def test_static_css_served(client):
     assert client.get("/results-static/results.css").status_code == 200
+
+
+def test_pages_only_app_serves_pages_without_webhook(tmp_path):
+    write_export(tmp_path, "demo-experiment")
+    client = pages_app(tmp_path).test_client()
+    assert client.get("/healthz").get_json() == {"ok": True}
+    assert client.get("/experiments/demo-experiment").status_code == 200
+    assert client.post("/webhook", data=b"{}").status_code == 404
