@@ -11,7 +11,7 @@ import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from bot import reports
 from bot.config import Settings
@@ -19,7 +19,7 @@ from bot.github import WRITE_PERMISSIONS, CheckOutput, GitHubApp, PullInfo, Repo
 from bot.jobs import Job, JobQueue
 from bot.ports import Ports
 from bot.tree import is_config_path, materialise, materialise_once
-from bot.webhooks import REANALYSIS_CHECK, SKIP_MARKER, VALIDATE_CHECK, merge_job
+from bot.webhooks import REANALYSIS_CHECK, SKIP_MARKER, VALIDATE_CHECK, merge_job, validate_job
 from engine.affected import Affected, Change, affected_experiments, experiment_infos
 from engine.config.layout import LayoutError, detect_layout
 from engine.findings import Finding, Severity
@@ -33,15 +33,32 @@ HELP = ("Commands (write access required): `/jetstream validate` re-validates th
         "`/jetstream help` shows this.")
 
 
-@dataclass
+@dataclass(frozen=True)
 class BotContext:
     settings: Settings
     github: GitHubApp
     ports: Ports = field(default_factory=Ports)
-    today: Any = dt.date.today  # injectable clock
+    today: Callable[[], dt.date] = dt.date.today  # injectable clock
 
     def client(self, payload: Mapping[str, Any]) -> RepoClient:
         return self.github.repo(payload["installation"], payload["repo"])
+
+
+def _day_before(today: dt.date) -> str:
+    """The analysis date of a run started `today`: the last day with complete data."""
+    return (today - dt.timedelta(days=1)).isoformat()
+
+
+def _pr_changes(client: RepoClient, pr: int) -> list[Change]:
+    return [Change(f.path, f.status, f.previous_path) for f in client.changed_files(pr)]
+
+
+def _has_experiment(root: Path, slug: str) -> bool:
+    """`slug` names an experiment config of the tree at `root` (never a path outside it)."""
+    try:
+        return slug in {p.stem for p in detect_layout(root).experiment_paths()}
+    except LayoutError:
+        return False
 
 
 def _plan(root: Path, changes: list[Change], ctx: BotContext) -> tuple[list[Affected], Any, Any]:
@@ -80,7 +97,7 @@ def validate(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
     sha = p["head_sha"]
     run = client.start_check(VALIDATE_CHECK, sha, external_id=job.key)
     pull = client.pull(p["pr"])
-    changes = [Change(f.path, f.status, f.previous_path) for f in client.changed_files(p["pr"])]
+    changes = _pr_changes(client, p["pr"])
     config_changes = [c for c in changes if is_config_path(c.path) or is_config_path(c.previous_path or "")]
     with tempfile.TemporaryDirectory(prefix="jetstream-pr-") as temp:
         root = Path(temp)
@@ -122,13 +139,13 @@ def merge(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
     if p.get("changed") is not None:
         changes = [Change(path) for path in p["changed"]]
     elif pr is not None:
-        changes = [Change(f.path, f.status, f.previous_path) for f in client.changed_files(pr)]
+        changes = _pr_changes(client, pr)
     else:
         changes = []
     root = materialise_once(client, sha, ctx.settings.work_dir)
     plan, _, _ = _plan(root, changes, ctx)
     client.start_check(REANALYSIS_CHECK, sha, external_id=job.key)
-    date = (ctx.today() - dt.timedelta(days=1)).isoformat()
+    date = _day_before(ctx.today())
     origin = {"installation": p["installation"], "repo": p["repo"], "pr": pr, "sha": sha,
               "merge_key": job.key, "slugs": [a.slug for a in plan]}
     for affected in plan:
@@ -199,9 +216,8 @@ def command(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
         return {"refused": True}
     if verb == "validate":
         pull = client.pull(p["pr"])
-        queue.enqueue(Job("validate", f"validate:{p['repo']}:{p['pr']}:{pull.head_sha}:c{p['comment_id']}",
-                          job.group, {"installation": p["installation"], "repo": p["repo"], "pr": p["pr"],
-                                      "head_sha": pull.head_sha, "trigger": "command"}))
+        queue.enqueue(validate_job(p["installation"], p["repo"], p["pr"], pull.head_sha, "command",
+                                   nonce=f"c{p['comment_id']}"))
         return {"queued": "validate"}
     if verb == "rerun" and len(words) > 2:
         pull = client.pull(p["pr"])
@@ -214,11 +230,10 @@ def command(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
                                     nonce=f"c{p['comment_id']}"))
         else:
             root = materialise_once(client, pull.merge_sha, ctx.settings.work_dir)
-            if not (root / "experiments" / f"{target}.toml").is_file() and not (root / "jetstream" / f"{target}.toml").is_file():
+            if not _has_experiment(root, target):
                 client.reply(p["pr"], f"No experiment config named {reports.escape(target)}.")
                 return {"refused": True}
-            date = (ctx.today() - dt.timedelta(days=1)).isoformat()
-            queue.enqueue(reanalyse_job(target, date, str(root), None))
+            queue.enqueue(reanalyse_job(target, _day_before(ctx.today()), str(root), None))
         return {"queued": f"rerun {target}"}
     client.reply(p["pr"], HELP)
     return {"help": True}
@@ -236,7 +251,7 @@ def daily(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
 
 
 def daily_job(today: dt.date) -> Job:
-    date = (today - dt.timedelta(days=1)).isoformat()
+    date = _day_before(today)
     return Job("daily", f"daily:{date}", "daily", {"date": date})
 
 

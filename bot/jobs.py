@@ -43,6 +43,7 @@ CREATE INDEX IF NOT EXISTS jetstream_jobs_grp ON jetstream_jobs (grp, state);
 CREATE TABLE IF NOT EXISTS jetstream_deliveries (
     id TEXT PRIMARY KEY, event TEXT NOT NULL, received REAL NOT NULL);
 """
+_RECORDS = "SELECT kind, key, grp, payload, state, attempts, result, error FROM jetstream_jobs"
 
 
 @dataclass(frozen=True)
@@ -166,14 +167,18 @@ class Ledger:
             return row[0] if row else 0
 
     def get(self, key: str) -> JobRecord | None:
-        records = self.select("key=?", (key,))
+        records = self._records(_RECORDS + " WHERE key=?", (key,))
         return records[0] if records else None
 
-    def select(self, where: str = "1=1", params: tuple = ()) -> list[JobRecord]:
+    def select(self, kind: str | None = None) -> list[JobRecord]:
+        """Every job (of `kind`, when given), oldest first."""
+        if kind is None:
+            return self._records(_RECORDS + " ORDER BY created, key", ())
+        return self._records(_RECORDS + " WHERE kind=? ORDER BY created, key", (kind,))
+
+    def _records(self, statement: str, params: tuple) -> list[JobRecord]:
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT kind, key, grp, payload, state, attempts, result, error FROM jetstream_jobs"
-                f" WHERE {where} ORDER BY created, key", params).fetchall()
+            rows = db.execute(statement, params).fetchall()
         return [JobRecord(Job(kind, key, grp, json.loads(payload)), state, attempts,
                           json.loads(result) if result else None, error)
                 for kind, key, grp, payload, state, attempts, result, error in rows]

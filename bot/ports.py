@@ -40,7 +40,8 @@ def load_registry_or_none(source: str | None) -> Registry | None:
         return None
     try:
         return load_registry(source)
-    except RegistryError:
+    except RegistryError as error:  # plans fall back to the configs' own dates
+        log.warning("experiment registry unavailable: %s", error)
         return None
 
 

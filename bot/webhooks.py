@@ -35,7 +35,7 @@ def _pr_group(repo: str, number: int) -> str:
     return f"pr:{repo}:{number}"
 
 
-def _validate_job(installation: int, repo: str, number: int, head_sha: str, trigger: str,
+def validate_job(installation: int, repo: str, number: int, head_sha: str, trigger: str,
                   nonce: str = "") -> Job:
     """One validation per PR head SHA; explicit re-requests (nonce = delivery id) run again."""
     key = f"validate:{repo}:{number}:{head_sha}" + (f":{nonce}" if nonce else "")
@@ -61,7 +61,7 @@ def route(event: str, payload: Mapping[str, Any], delivery: str) -> list[Job]:
     if event == "pull_request":
         pr = payload["pull_request"]
         if action in PR_ACTIONS and not pr.get("draft"):
-            return [_validate_job(installation, repo, pr["number"], pr["head"]["sha"], action)]
+            return [validate_job(installation, repo, pr["number"], pr["head"]["sha"], action)]
         if action == "closed" and pr.get("merged") and pr.get("merge_commit_sha"):
             return [merge_job(installation, repo, pr["merge_commit_sha"], pr["number"], None)]
         return []
@@ -103,7 +103,7 @@ def _rerequest(event: str, payload: Mapping[str, Any], installation: int, repo: 
     else:
         suite = payload["check_suite"]
         head_sha, prs = suite["head_sha"], suite.get("pull_requests") or ()
-    return [_validate_job(installation, repo, pr["number"], head_sha, "rerequested", nonce=delivery)
+    return [validate_job(installation, repo, pr["number"], head_sha, "rerequested", nonce=delivery)
             for pr in prs]
 
 

@@ -16,9 +16,9 @@ from sqlglot import exp
 
 from engine.backends.base import Backend
 from engine.config.spec import AnalysisSpec
-from engine.plan import AnalysisPlan, WindowTask, enrollments_table, plan
+from engine.plan import WindowTask, enrollments_table, plan
 from engine.sql.enrollments import enrollments_query
-from engine.sql.metrics import client_metrics_query, period_metrics_query
+from engine.sql.metrics import period_metrics_query
 from engine.windows import Window
 
 Progress = Callable[[int, int, str], None]  # (done, total, table name)
@@ -40,23 +40,12 @@ class ClientMetricsTable:
         return self.window.period
 
 
-def task_query(spec: AnalysisSpec, analysis_plan: AnalysisPlan, task: WindowTask,
-               inline_enrollments: bool = False) -> exp.Query:
-    """The BigQuery-dialect tree of one per-client table (enrollments inline or from a table)."""
-    table = None if inline_enrollments else enrollments_table(spec.experiment.slug)
-    return client_metrics_query(spec, task, analysis_plan.timeline, table)
-
-
 def _groups(tasks: tuple[WindowTask, ...]) -> list[tuple[WindowTask, ...]]:
     """Tasks of the same period and basis (they share their metrics): one query each."""
     groups: dict[tuple[str, str], list[WindowTask]] = {}
     for task in tasks:
         groups.setdefault((task.window.period, task.basis), []).append(task)
     return [tuple(g) for g in groups.values()]
-
-
-def _period_table(task: WindowTask) -> str:
-    return f"{task.table_name.rsplit('_', 1)[0]}_all"
 
 
 def _window_rows(table: str, number: int) -> exp.Query:
@@ -103,7 +92,7 @@ def compute_client_metrics(
     written: list[ClientMetricsTable] = []
     for group in _groups(analysis_plan.tasks):
         first = group[0]
-        scratch = _period_table(first)
+        scratch = first.period_table
         backend.materialize(scratch, period_metrics_query(
             spec, tuple(t.window for t in group), first.basis, first.metrics,
             analysis_plan.timeline, enrollments))

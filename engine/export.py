@@ -88,8 +88,8 @@ def errors_name(slug: str) -> str:
     return f"errors_{slug}.json"
 
 
-def _dumps(value: Any, sort_keys: bool) -> str:
-    return json.dumps(value, indent=1, sort_keys=sort_keys, ensure_ascii=False,
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False,
                       allow_nan=False) + "\n"
 
 
@@ -121,10 +121,10 @@ def export_experiment(sink: Sink, slug: str,
     for period, records in statistics.items():
         written.append(sink.write_text(statistics_name(slug, period), statistics_text(records)))
     written.append(export_errors(sink, slug, errors))
-    written.append(sink.write_text(metadata_name(slug), _dumps(dict(metadata), True)))
+    written.append(sink.write_text(metadata_name(slug), _dumps(dict(metadata))))
     return written
 
 
 def export_errors(sink: Sink, slug: str, errors: Iterable[Mapping[str, Any]]) -> str:
     """Only the errors file: what a failed run publishes, leaving the results as they were."""
-    return sink.write_text(errors_name(slug), _dumps(list(errors), True))
+    return sink.write_text(errors_name(slug), _dumps(list(errors)))

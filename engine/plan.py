@@ -32,7 +32,16 @@ class WindowTask:
 
     @property
     def table_name(self) -> str:
-        return f"{table_slug(self.slug)}_{self.basis}_{self.window.period}_{self.window.number}"
+        return f"{self._prefix}_{self.window.number}"
+
+    @property
+    def period_table(self) -> str:
+        """The scratch table holding every window of this task's period and basis."""
+        return f"{self._prefix}_all"
+
+    @property
+    def _prefix(self) -> str:
+        return f"{table_slug(self.slug)}_{self.basis}_{self.window.period}"
 
 
 @dataclass(frozen=True)
@@ -42,10 +51,6 @@ class AnalysisPlan:
     timeline: Timeline | None
     tasks: tuple[WindowTask, ...]
     segments: tuple[str, ...]  # "all" first, then configured segments
-
-    @property
-    def enrollment_closed(self) -> bool:
-        return self.timeline is not None and self.date >= self.timeline.last_enrollment_date
 
     def tasks_for(self, period: str) -> tuple[WindowTask, ...]:
         return tuple(t for t in self.tasks if t.window.period == period)

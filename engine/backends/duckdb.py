@@ -118,24 +118,23 @@ class DuckDBBackend:
     def materialize(self, name: str, sql: str | exp.Query) -> None:
         """CREATE OR REPLACE inside one transaction: a failure leaves the old table intact."""
         select, _ = self._checked_tree(sql)
-        create = exp.Create(this=exp.to_table(check_table_name(name)), kind="TABLE",
-                            replace=True, expression=select)
-        self._transaction(create.sql(dialect="duckdb"))
+        self._replace(name, select)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         view = f"_frame_{threading.get_ident()}"
         self._con.register(view, frame)
         try:
-            create = exp.Create(this=exp.to_table(check_table_name(name)), kind="TABLE",
-                                replace=True, expression=exp.select("*").from_(view))
-            self._transaction(create.sql(dialect="duckdb"))
+            self._replace(name, exp.select("*").from_(view))
         finally:
             self._con.unregister(view)
 
-    def _transaction(self, statement: str) -> None:
+    def _replace(self, name: str, select: exp.Expression) -> None:
+        """CREATE OR REPLACE TABLE `name` AS `select`, in one transaction."""
+        create = exp.Create(this=exp.to_table(check_table_name(name)), kind="TABLE",
+                            replace=True, expression=select)
         self._con.execute("BEGIN TRANSACTION")
         try:
-            self._run(statement, fetch=False)
+            self._run(create.sql(dialect="duckdb"), fetch=False)
         except BaseException:
             self._con.execute("ROLLBACK")
             raise

@@ -103,8 +103,3 @@ def field(alias: str, dotted: str) -> exp.Expression:
 
 def render(tree: exp.Expression, dialect: str = READ, pretty: bool = True) -> str:
     return tree.sql(dialect=dialect, pretty=pretty)
-
-
-def transpile(sql: str, write: str = "duckdb") -> str:
-    """BigQuery text to another dialect (the DuckDB backend does its own name/UDF mapping)."""
-    return render(parse_query(sql), write)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from engine.config.spec import ExperimentSpec
+from engine.config.spec import DataSource, ExperimentSpec
 from engine.sql.dialect import fill, literal, parse_query
 from engine.windows import Timeline
 
@@ -60,8 +60,32 @@ def unit_column(experiment: ExperimentSpec) -> str:
     return "profile_group_id" if experiment.analysis_unit == "profile_group" else "client_id"
 
 
+def source_unit_column(experiment: ExperimentSpec, source: DataSource) -> str:
+    """The column of `source` that identifies the experiment's analysis unit."""
+    profile = experiment.analysis_unit == "profile_group"
+    return source.group_id_column if profile else source.client_id_column
+
+
+def telemetry_slug(experiment: ExperimentSpec) -> str:
+    """The slug the experiment's enrollment and exposure events (and annotations) carry."""
+    return experiment.normandy_slug or experiment.slug
+
+
 def warehouse_table(dataset: str, table: str) -> exp.Table:
     return exp.table_(table, db=dataset, catalog=WAREHOUSE, quoted=True)
+
+
+def nimbus_events(experiment: ExperimentSpec, normandy: str, glean: str, **bounds: exp.Expression
+                  ) -> exp.Expression:
+    """Fill the event template of the experiment's platform (desktop Normandy `telemetry.events`
+    or Glean `<app>.events_stream`) with its unit column, event table and slug."""
+    unit = exp.to_identifier(unit_column(experiment))
+    slug = literal(telemetry_slug(experiment))
+    if experiment.app_name in NORMANDY_PLATFORMS:
+        events = warehouse_table("telemetry", "events")
+        return fill(normandy, unit=unit, events=events, slug=slug, **bounds)
+    events = warehouse_table(experiment.app_name, "events_stream")
+    return fill(glean, unit=unit, events=events, slug=slug, **bounds)
 
 
 def enrollment_rows(experiment: ExperimentSpec, timeline: Timeline) -> exp.Query:
@@ -70,13 +94,7 @@ def enrollment_rows(experiment: ExperimentSpec, timeline: Timeline) -> exp.Query
     if experiment.enrollment_query:
         query = parse_query(experiment.enrollment_query).subquery()
         return fill(_CUSTOM, query=query, **bounds)
-    unit = exp.to_identifier(unit_column(experiment))
-    slug = literal(experiment.normandy_slug or experiment.slug)
-    if experiment.app_name in NORMANDY_PLATFORMS:
-        events = warehouse_table("telemetry", "events")
-        return fill(_NORMANDY, unit=unit, events=events, slug=slug, **bounds)
-    events = warehouse_table(experiment.app_name, "events_stream")
-    return fill(_GLEAN, unit=unit, events=events, slug=slug, **bounds)
+    return nimbus_events(experiment, _NORMANDY, _GLEAN, **bounds)
 
 
 def enrollments_query(experiment: ExperimentSpec, timeline: Timeline) -> exp.Query:

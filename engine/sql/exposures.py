@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from engine.config.spec import ExperimentSpec
 from engine.sql.dialect import column, field, fill, literal, parse_expression, parse_from
-from engine.sql.enrollments import NORMANDY_PLATFORMS, unit_column, warehouse_table
+from engine.sql.enrollments import nimbus_events, source_unit_column
 from engine.windows import Timeline, Window
 
 _NORMANDY = """
@@ -91,21 +91,14 @@ def exposures_query(experiment: ExperimentSpec, windows: tuple[Window, ...], tim
     start, first, _ = _bound(signal and signal.window_start, 0, windows, timeline)
     end, _, last = _bound(signal and signal.window_end, "analysis_window_end", windows, timeline)
     bounds = dict(first=literal(first), last=literal(last))
-    unit = exp.to_identifier(unit_column(experiment))
     if signal is not None:
         source = signal.data_source
-        unit_name = (source.group_id_column if experiment.analysis_unit == "profile_group"
-                     else source.client_id_column)
         condition = parse_expression(signal.select_expression)
         template = _CUSTOM_AGGREGATE if condition.find(exp.AggFunc) else _CUSTOM
-        rows = fill(template, unit=field("ds", unit_name),
+        rows = fill(template, unit=field("ds", source_unit_column(experiment, source)),
                     date=field("ds", source.submission_date_column),
                     source=parse_from(source.from_expression),
                     signal=condition, **bounds)
-    elif experiment.app_name in NORMANDY_PLATFORMS:
-        rows = fill(_NORMANDY, unit=unit, events=warehouse_table("telemetry", "events"),
-                    slug=literal(experiment.normandy_slug or experiment.slug), **bounds)
     else:
-        rows = fill(_GLEAN, unit=unit, events=warehouse_table(experiment.app_name, "events_stream"),
-                    slug=literal(experiment.normandy_slug or experiment.slug), **bounds)
+        rows = nimbus_events(experiment, _NORMANDY, _GLEAN, **bounds)
     return fill(_EXPOSURES, signal=rows.subquery(), window_start=start, window_end=end)

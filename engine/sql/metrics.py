@@ -13,7 +13,7 @@ from sqlglot import exp
 from engine.config.spec import AnalysisSpec, DataSource, Metric, Segment
 from engine.plan import WindowTask
 from engine.sql.dialect import fill, literal, parse_expression, parse_from
-from engine.sql.enrollments import enrollments_query
+from engine.sql.enrollments import enrollments_query, source_unit_column, telemetry_slug
 from engine.sql.exposures import exposures_query
 from engine.sql.windowed import DayRange, per_unit_aggregate, per_window_aggregate
 from engine.windows import Timeline, Window
@@ -77,15 +77,13 @@ def _windows(windows: tuple[Window, ...]) -> exp.Query:
 def _metric_cte(spec: AnalysisSpec, metrics: list[Metric], days: DayRange, filtered: bool
                 ) -> exp.Select:
     source = metrics[0].data_source
-    profile = spec.experiment.analysis_unit == "profile_group"
-    slug = spec.experiment.normandy_slug or spec.experiment.slug
     return per_window_aggregate(
         parse_from(source.from_expression),
-        source.group_id_column if profile else source.client_id_column,
+        source_unit_column(spec.experiment, source),
         source.submission_date_column,
         days,
         [exp.alias_(parse_expression(m.select_expression), m.name, quoted=True) for m in metrics],
-        _experiment_filter(source, slug) if filtered else None,
+        _experiment_filter(source, telemetry_slug(spec.experiment)) if filtered else None,
     )
 
 

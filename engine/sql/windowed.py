@@ -59,6 +59,22 @@ class DayRange:
         return self.last_enrollment + dt.timedelta(days=self.end)
 
 
+def _aggregate(template: str, source: exp.Expression, unit_column: str, date_column: str,
+               days: DayRange, columns: list[exp.Expression], **nodes: exp.Expression
+               ) -> exp.Select:
+    """`template` over `source` (as `ds`), date-bounded by `days`, with `columns` appended."""
+    query = fill(
+        template,
+        source=source,
+        unit=field("ds", unit_column),
+        date=field("ds", date_column),
+        first=literal(days.first),
+        last=literal(days.last),
+        **nodes,
+    )
+    return query.select(*columns, append=True, copy=False)
+
+
 def per_window_aggregate(
     source: exp.Expression,
     unit_column: str,
@@ -69,16 +85,8 @@ def per_window_aggregate(
 ) -> exp.Select:
     """SELECT client_id, window_index, <columns> over each unit's rows in each of its windows
     (from CTE `population`); `days` spans every window (it bounds the dates scanned)."""
-    query = fill(
-        _PER_WINDOW,
-        source=source,
-        unit=field("ds", unit_column),
-        date=field("ds", date_column),
-        first=literal(days.first),
-        last=literal(days.last),
-        extra=extra if extra is not None else exp.true(),
-    )
-    return query.select(*columns, append=True, copy=False)
+    return _aggregate(_PER_WINDOW, source, unit_column, date_column, days, columns,
+                      extra=extra if extra is not None else exp.true())
 
 
 def per_unit_aggregate(
@@ -89,14 +97,5 @@ def per_unit_aggregate(
     columns: list[exp.Expression],
 ) -> exp.Select:
     """SELECT client_id, <columns> over each enrolled unit's rows in its `days` window."""
-    query = fill(
-        _PER_UNIT,
-        source=source,
-        unit=field("ds", unit_column),
-        date=field("ds", date_column),
-        start=literal(days.start),
-        end=literal(days.end),
-        first=literal(days.first),
-        last=literal(days.last),
-    )
-    return query.select(*columns, append=True, copy=False)
+    return _aggregate(_PER_UNIT, source, unit_column, date_column, days, columns,
+                      start=literal(days.start), end=literal(days.end))

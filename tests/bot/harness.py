@@ -17,7 +17,8 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.ports import Ports, ReanalysisOutcome
 from bot.runtime import build_queue
-from tests.bot.payloads import signed
+from tests.bot.fake_github import FakePull
+from tests.bot.payloads import pull_request, signed
 
 ENGINE = Path(__file__).resolve().parents[2] / "engine"
 TODAY = dt.date(2024, 3, 20)
@@ -90,6 +91,14 @@ class Bot:
 
     def work(self) -> int:
         return self.queue.run_until_idle()
+
+    def merge(self, repo: Any, number: int, base: str, head: str, message: str | None = None) -> str:
+        """Merge pull request `number` (head onto base) and deliver its `closed` event; the merge SHA."""
+        merge_sha = repo.commit({}, message or f"Merge pull request #{number}", parent=head)
+        repo.pulls[number] = FakePull(number, base, head, merged=True, merge_sha=merge_sha)
+        self.deliver("pull_request", pull_request("closed", repo.full_name, number, head, base,
+                                                  merge_sha=merge_sha))
+        return merge_sha
 
 
 def seed_repo(fake_github, name: str, experiments: list[str]) -> tuple[Any, str]:

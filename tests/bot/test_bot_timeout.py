@@ -13,8 +13,6 @@ from bot.config import ConfigurationError, Settings
 from bot.ports import reanalyse, run_bounded
 from bot.reports import MARKER
 from engine.export import metadata_name
-from tests.bot import payloads
-from tests.bot.fake_github import FakePull
 from tests.bot.harness import Bot, experiment_toml, registry_json, seed_repo
 
 REPO = "octo/experiments"
@@ -61,9 +59,7 @@ def test_reanalysis_timeout_is_a_failed_status_on_the_pr(fake_github, settings, 
     try:
         repo, base = seed_repo(fake_github, REPO, ["alpha"])
         head = repo.commit({"experiments/alpha.toml": experiment_toml() + "# edit\n"}, "edit", parent=base)
-        merge_sha = repo.commit({}, "Merge pull request #4", parent=head)
-        repo.pulls[4] = FakePull(4, base, head, merged=True, merge_sha=merge_sha)
-        bot.deliver("pull_request", payloads.pull_request("closed", REPO, 4, head, base, merge_sha=merge_sha))
+        merge_sha = bot.merge(repo, 4, base, head)
         bot.work()
         [comment] = [c for c in repo.comments if MARKER in c["body"]]
         assert "| alpha | failed: timed out after 0\\.001 s \\(JETSTREAM\\_ANALYSIS\\_TIMEOUT\\) |  |" in comment["body"]

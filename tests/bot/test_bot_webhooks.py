@@ -117,6 +117,20 @@ def test_comment_commands_need_write_access(fake_github, bot):
     assert any("/jetstream rerun" in c["body"] for c in repo.comments)
 
 
+
+def test_rerun_command_names_an_experiment_of_the_merge(fake_github, bot):
+    repo, base, head = _pr(fake_github)
+    repo.permissions.update(alice="write")
+    merge_sha = repo.commit({}, "Merge pull request #5", parent=head)
+    repo.pulls[5].merged, repo.pulls[5].merge_sha = True, merge_sha
+    for comment_id, target in enumerate(("nope", "../experiments/alpha", "alpha"), start=601):
+        bot.deliver("issue_comment", payloads.issue_comment(REPO, 5, "alice", f"/jetstream rerun {target}",
+                                                            comment_id))
+    bot.work()
+    refusals = [c["body"] for c in repo.comments if c["body"].startswith("No experiment config named")]
+    assert len(refusals) == 2
+    assert bot.engine.calls == [("alpha", "2024-03-19")]
+
 def test_rerequested_check_run_revalidates(fake_github, bot):
     repo, base, head = _pr(fake_github)
     bot.deliver("pull_request", payloads.pull_request("opened", REPO, 5, head, base))

@@ -92,9 +92,7 @@ def test_pr_broken_fixed_merged(fake_github, bot):
 def test_rerun_skip_marker_skips_reanalysis(fake_github, bot):
     repo, base = seed_repo(fake_github, REPO, ["alpha"])
     head = repo.commit({"experiments/alpha.toml": experiment_toml() + "# x\n"}, "edit", parent=base)
-    merge_sha = repo.commit({}, "Merge #3 [ci rerun-skip]", parent=head)
-    repo.pulls[3] = FakePull(3, base, head, merged=True, merge_sha=merge_sha)
-    bot.deliver("pull_request", payloads.pull_request("closed", REPO, 3, head, base, merge_sha=merge_sha))
+    bot.merge(repo, 3, base, head, "Merge #3 [ci rerun-skip]")
     bot.work()
     assert bot.engine.calls == []
     [comment] = _comments(repo)
@@ -149,9 +147,7 @@ def test_merge_reanalyses_with_the_real_engine_and_links_its_page(fake_github, s
     try:
         repo, base = _small_repo(fake_github)
         head = repo.commit({f"experiments/{SLUG}.toml": AFTER}, "count active hours", parent=base)
-        merge_sha = repo.commit({}, "Merge pull request #21", parent=head)
-        repo.pulls[21] = FakePull(21, base, head, merged=True, merge_sha=merge_sha)
-        bot.deliver("pull_request", payloads.pull_request("closed", REPO, 21, head, base, merge_sha=merge_sha))
+        merge_sha = bot.merge(repo, 21, base, head)
         bot.work()
 
         [comment] = _comments(repo)
