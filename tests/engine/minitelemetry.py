@@ -1,7 +1,7 @@
 """A small hand-built telemetry DuckDB file and its per-client truth computed in plain Python.
 
 Independent of the SQL builders: the truth below re-states the semantics of
-`/work/notes/engine-semantics.md` with loops over the same rows that were written to DuckDB.
+`docs/engine-semantics.md` with loops over the same rows that were written to DuckDB.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import tomli
 from engine.backends.duckdb import to_duckdb_tree
 from engine.sql.dialect import SqlError, parse_expression, parse_from
 
-CORPUS = Path("/work/shared/corpus/metric-hub")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "metric-hub"  # ../shared beside the clone
 KEYS = {"select_expression": parse_expression, "from_expression": parse_from}
 
 
