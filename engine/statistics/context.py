@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterator, Mapping
 
 import numpy as np
@@ -53,9 +54,21 @@ class Context:
     def iter_split(self, name: str | None = None) -> Iterator[BranchValues]:
         """One branch at a time, so a caller that reduces each branch holds one copy only."""
         col = self.column(name)
-        branch = self.data["branch"]
         for b in self.branches:
-            yield branch_values(b, col[(branch == b).to_numpy(dtype=bool)])
+            yield branch_values(b, col[self.rows(b)])
+
+    def rows(self, branch: str) -> np.ndarray:
+        """Boolean mask of one branch's rows."""
+        codes, index = self._branch_codes
+        return codes == index.get(branch, -2)  # -2: no row (nulls are -1)
+
+    @cached_property
+    def _branch_codes(self) -> tuple[np.ndarray, dict[str, int]]:
+        """One factorisation of the branch column, as small integers (comparing the string
+        column once per branch and metric was a visible cost in the pipeline)."""
+        codes, names = pd.factorize(self.data["branch"])
+        small = codes.astype(np.int8 if len(names) < 127 else np.int32)
+        return small, {str(name): i for i, name in enumerate(names)}
 
 
 def branch_values(branch: str, raw: np.ndarray, n_rows: int | None = None) -> BranchValues:

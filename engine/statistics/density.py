@@ -1,19 +1,24 @@
 """kernel_density_estimate and empirical_cdf on a grid shared by all branches.
 
 `parameter` of each record is the grid value (on the original scale, also with log_space).
-The KDE is evaluated from a fine histogram (linear in the data, grid_size x bins in the grid),
-the ECDF exactly by binary search on the sorted values.
+The Gaussian KDE is binned: the data are linearly binned onto a grid `r` times finer than the
+output grid (spacing <= h / 32, at most _MAX_FINE points) and convolved with the sampled kernel
+by FFT, O(n + M log M) instead of O(n x grid). Linear binning's error is O((spacing / h)^2);
+against the direct sum (scipy's gaussian_kde with the same bandwidth) it stays below 1e-4 of
+the peak density (tests/statistics/test_density.py) unless the range exceeds ~8,000
+bandwidths (extreme tails), where the cap coarsens the fine grid. The ECDF is exact.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from engine.statistics.context import BranchValues, Context, branch_values
 from engine.statistics.records import (ALL_NULL, EMPTY_BRANCH, SINGLE_CLIENT,
                                        ZERO_VARIANCE, StatisticRecord, make_record)
 
-_FINE_BINS = 4096
+_FINE_PER_BANDWIDTH = 32   # fine-grid points per bandwidth
+_MAX_FINE = 1 << 18         # fine-grid points at most (bounds time and memory)
+_KERNEL_REACH = 8.0         # kernel truncated beyond 8 bandwidths (phi(8) ~ 5e-15)
 _BANDWIDTH_FACTOR = {"normal_reference": 1.059, "scott": 1.059, "silverman": 0.9}
 
 
@@ -41,6 +46,25 @@ def bandwidth(values: np.ndarray, rule: str, adjust: float) -> float:
     sd = float(np.std(values, ddof=1))
     spread = min(sd, iqr) if iqr > 0 else sd
     return adjust * _BANDWIDTH_FACTOR[rule] * spread * len(values) ** -0.2
+
+
+def binned_kde(values: np.ndarray, grid: np.ndarray, h: float) -> np.ndarray:
+    """Gaussian KDE with bandwidth h at the evenly spaced `grid`, which spans all values."""
+    step = (grid[-1] - grid[0]) / (len(grid) - 1)
+    r_max = (_MAX_FINE - 1) // (len(grid) - 1)
+    r = int(np.clip(np.ceil(step * _FINE_PER_BANDWIDTH / h), 1, r_max))
+    size, delta = (len(grid) - 1) * r + 1, step / r
+    pos = np.clip((values - grid[0]) / delta, 0, size - 1)
+    left = np.minimum(pos.astype(np.int64), size - 2)
+    frac = pos - left
+    counts = (np.bincount(left, 1 - frac, minlength=size)
+              + np.bincount(left + 1, frac, minlength=size))
+    reach = min(size - 1, int(np.ceil(_KERNEL_REACH * h / delta)))
+    offsets = np.arange(-reach, reach + 1) * (delta / h)
+    kernel = np.exp(-0.5 * offsets ** 2) / (np.sqrt(2 * np.pi) * h * len(values))
+    n_fft = 1 << int(size + 2 * reach).bit_length()
+    full = np.fft.irfft(np.fft.rfft(counts, n_fft) * np.fft.rfft(kernel, n_fft), n_fft)
+    return np.maximum(full[reach:reach + size:r], 0.0)  # FFT round-off can dip below 0
 
 
 _NO_DENSITY = (EMPTY_BRANCH, ALL_NULL, SINGLE_CLIENT, ZERO_VARIANCE)
@@ -71,10 +95,7 @@ def kernel_density_estimate(ctx: Context) -> list[StatisticRecord]:
             continue
         h = bandwidth(bv.values, ctx.params.get("bandwidth", "normal_reference"),
                       float(ctx.params.get("adjust", 1.0)))
-        counts, edges = np.histogram(bv.values, bins=_FINE_BINS)
-        centers = (edges[:-1] + edges[1:]) / 2
-        weights = stats.norm.pdf((grid[:, None] - centers[None, :]) / h)
-        records += _records(ctx, bv, grid, weights @ counts / (bv.n * h))
+        records += _records(ctx, bv, grid, binned_kde(bv.values, grid, h))
     return records
 
 

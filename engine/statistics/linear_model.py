@@ -39,11 +39,10 @@ def _branch_data(ctx: Context, adjust: bool) -> tuple[dict[str, tuple[np.ndarray
     x_fill = float(np.nanmean(x_all)) if adjust and np.isfinite(x_all).any() else 0.0
     drop = float(ctx.params.get("drop_highest") or 0)
     influence = bool(ctx.params.get("clip_influence", False))
-    branch = ctx.data["branch"]
     out, states = {}, {}
     for b in ctx.branches:
-        mask = (branch == b).to_numpy(dtype=bool)
-        y, x = y_all[mask], np.nan_to_num(x_all[mask], nan=x_fill)
+        rows = ctx.rows(b)
+        y, x = y_all[rows], np.nan_to_num(x_all[rows], nan=x_fill)
         states[b] = branch_values(b, y)
         keep = np.isfinite(y)
         out[b] = (clip_highest(y[keep], drop, influence), x[keep])

@@ -18,16 +18,15 @@ from engine.statistics.resample import branch_rng, mean_replicates
 def population_ratio(ctx: Context) -> list[StatisticRecord]:
     num_name, den_name = ctx.params.get("numerator"), ctx.params.get("denominator")
     num_all, den_all = ctx.column(num_name), ctx.column(den_name)
-    branch = ctx.data["branch"]
     drop = float(ctx.params.get("drop_highest") or 0)
     influence = bool(ctx.params.get("clip_influence", False))
     estimates = {}
     for b in ctx.branches:
-        mask = (branch == b).to_numpy(dtype=bool)
-        num, den = num_all[mask], den_all[mask]
+        rows = ctx.rows(b)
+        num, den = num_all[rows], den_all[rows]
         keep = np.isfinite(num) & np.isfinite(den)
         estimates[b] = _estimate(ctx, b, clip_highest(num[keep], drop, influence), den[keep],
-                                 int(mask.sum()))
+                                 int(np.count_nonzero(rows)))
     return replicate_records(ctx.labels, estimates, ctx.reference_branch,
                              Options.from_params(ctx.params))
 

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from engine.statistics import compute
-from engine.statistics.resample import MAX_LEVELS, branch_rng, mean_replicates
+from engine.statistics.resample import (EXACT_CLIENTS, MAX_LEVELS, N_BINS, branch_rng,
+                                       mean_replicates)
 
 
 def _frame(rng, sizes, draw):
@@ -50,10 +51,50 @@ def test_replicate_moments_match_bayesian_bootstrap(exact):
     assert reps.std() == pytest.approx(expected_sd, rel=0.05)
 
 
-def test_few_distinct_values_use_the_exact_histogram():
-    x = np.random.default_rng(3).poisson(2.0, 50_000).astype(float)
+def test_small_branches_are_resampled_exactly():
+    x = np.random.default_rng(7).lognormal(size=EXACT_CLIENTS)  # all distinct, > MAX_LEVELS
+    exact = mean_replicates(x, 300, branch_rng(0, "s"), exact=True)
+    assert np.array_equal(mean_replicates(x, 300, branch_rng(0, "s")), exact)
+    larger = np.append(x, 1.0)
+    assert not np.array_equal(mean_replicates(larger, 300, branch_rng(0, "s")),
+                              mean_replicates(larger, 300, branch_rng(0, "s"), exact=True))
+
+
+@pytest.mark.parametrize("zeros", [0.7, 0.002])  # one big atom; an atom smaller than a bin
+def test_atoms_among_continuous_values_keep_the_exact_moments(zeros):
+    rng = np.random.default_rng(9)
+    x = np.where(rng.random(40_000) < zeros, 0.0, rng.lognormal(0, 1.5, 40_000))
+    x[:300] = x.max()  # a second atom, at the top (as drop_highest's threshold makes one)
+    reps = mean_replicates(x, 6000, branch_rng(0, "z"))[:, 0]
+    expected_sd = x.std() / np.sqrt(len(x) + 1)
+    assert reps.mean() == pytest.approx(x.mean(), abs=4 * expected_sd / np.sqrt(6000))
+    assert reps.std() == pytest.approx(expected_sd, rel=0.05)
+
+
+def test_binned_two_column_replicates_have_the_exact_covariance():
+    """The within-bin term drawn as one normal per replicate keeps every moment that the
+    per-bin draws had: mean, variances and the covariance of (numerator, denominator)."""
+    rng = np.random.default_rng(8)
+    den = rng.poisson(5, N_BINS * 40) + 1.0
+    num = den * rng.lognormal(0, 1, len(den))
+    x = np.column_stack((num, den))
+    reps = mean_replicates(x, 8000, branch_rng(0, "c"))
+    expected = np.cov(x.T, bias=True) / (len(x) + 1)
+    assert np.all(np.abs(reps.mean(axis=0) - x.mean(axis=0))
+                  <= 4 * np.sqrt(np.diag(expected) / len(reps)))
+    assert np.cov(reps.T) == pytest.approx(expected, rel=0.08)
+
+
+@pytest.mark.parametrize("draw", [
+    lambda rng: rng.poisson(2.0, 50_000),            # few levels, large counts
+    lambda rng: rng.negative_binomial(1, 0.02, 3000),  # wide: many levels of 1-3 clients
+])
+def test_few_distinct_values_use_the_exact_histogram(draw):
+    x = draw(np.random.default_rng(3)).astype(float)
     reps = mean_replicates(x, 4000, branch_rng(0, "p"))[:, 0]
-    assert reps.std() == pytest.approx(x.std() / np.sqrt(len(x) + 1), rel=0.06)
+    expected_sd = x.std() / np.sqrt(len(x) + 1)
+    assert reps.mean() == pytest.approx(x.mean(), abs=4 * expected_sd / np.sqrt(4000))
+    assert reps.std() == pytest.approx(expected_sd, rel=0.06)
 
 
 def test_drop_highest_clips_at_the_branch_quantile_as_upstream():
