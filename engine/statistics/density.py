@@ -10,6 +10,8 @@ bandwidths (extreme tails), where the cap coarsens the fine grid. The ECDF is ex
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from engine.statistics.context import BranchValues, Context, branch_values
@@ -84,30 +86,32 @@ def _records(ctx: Context, bv: BranchValues, grid: np.ndarray, values: np.ndarra
             for x, v in zip(shown, values)]
 
 
-def kernel_density_estimate(ctx: Context) -> list[StatisticRecord]:
+def _per_branch(ctx: Context, no_result: str,
+                estimate: Callable[[BranchValues, np.ndarray], np.ndarray]) -> list[StatisticRecord]:
+    """One record per grid point per branch, or one degenerate record for a branch without data."""
     split = _transformed(ctx)
     grid = _grid(split, int(ctx.params.get("grid_size", 256)))
     records = []
     for bv in split.values():
-        bad = _degenerate(ctx, bv, _NO_DENSITY)
+        bad = _degenerate(ctx, bv, no_result)
         if bad:
             records.append(bad)
             continue
+        records += _records(ctx, bv, grid, estimate(bv, grid))
+    return records
+
+
+def kernel_density_estimate(ctx: Context) -> list[StatisticRecord]:
+    def density(bv: BranchValues, grid: np.ndarray) -> np.ndarray:
         h = bandwidth(bv.values, ctx.params.get("bandwidth", "normal_reference"),
                       float(ctx.params.get("adjust", 1.0)))
-        records += _records(ctx, bv, grid, binned_kde(bv.values, grid, h))
-    return records
+        return binned_kde(bv.values, grid, h)
+
+    return _per_branch(ctx, _NO_DENSITY, density)
 
 
 def empirical_cdf(ctx: Context) -> list[StatisticRecord]:
-    split = _transformed(ctx)
-    grid = _grid(split, int(ctx.params.get("grid_size", 256)))
-    records = []
-    for bv in split.values():
-        bad = _degenerate(ctx, bv, _NO_CDF)
-        if bad:
-            records.append(bad)
-            continue
-        s = np.sort(bv.values)
-        records += _records(ctx, bv, grid, np.searchsorted(s, grid, side="right") / bv.n)
-    return records
+    def cdf(bv: BranchValues, grid: np.ndarray) -> np.ndarray:
+        return np.searchsorted(np.sort(bv.values), grid, side="right") / bv.n
+
+    return _per_branch(ctx, _NO_CDF, cdf)
