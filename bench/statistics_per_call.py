@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from bench._timing import best_of
 from engine.statistics import compute
 
 BRANCHES = ("control", "compact", "expanded")
@@ -61,12 +62,7 @@ def call(df: pd.DataFrame, label: str) -> list:
 
 
 def seconds(df: pd.DataFrame, label: str, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.process_time()
-        call(df, label)
-        best = min(best, time.process_time() - start)
-    return best
+    return best_of(lambda: call(df, label), repeats, clock=time.process_time)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,12 +7,12 @@ Usage: python -m bench.statistics_speed [N_PER_BRANCH]
 from __future__ import annotations
 
 import sys
-import time
 import tracemalloc
 
 import numpy as np
 import pandas as pd
 
+from bench._timing import best_of
 from engine.statistics import compute
 
 GOALS = {10000: 2.0, 1000: 0.3}
@@ -31,12 +31,7 @@ def run(df: pd.DataFrame, num_samples: int, **params) -> list:
 
 
 def timed(df: pd.DataFrame, num_samples: int, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(df, num_samples)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return best_of(lambda: run(df, num_samples), repeats)
 
 
 def peak_mb(df: pd.DataFrame, num_samples: int) -> float:
