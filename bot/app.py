@@ -13,7 +13,7 @@ from bot import webhooks
 from bot.config import Settings
 from bot.handlers import daily_job
 from bot.jobs import JobQueue
-from bot.pages import blueprint as result_pages
+from bot.pages.blueprint import blueprint as result_pages
 
 
 def create_app(settings: Settings | None = None, queue: JobQueue | None = None) -> Flask:

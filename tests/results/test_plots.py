@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from engine.plots import GOOD, BAD, IntervalRow, Series, interval_plot, line_plot, nice_ticks
+from bot.pages.plots import GOOD, BAD, IntervalRow, Series, interval_plot, line_plot, nice_ticks
 
 NS = "{http://www.w3.org/2000/svg}"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from engine.plots import IntervalRow, Series, interval_plot, line_plot
+from bot.pages.plots import IntervalRow, Series, interval_plot, line_plot
 from engine.results_store import ExportDirectory
 
 # The statistic a panel leads with, best first; anything else without a parameter follows.

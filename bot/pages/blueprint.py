@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from engine.results_store import ExportDirectory
-from engine.results_view import panels, select
+from bot.pages.views import panels, select
 
 blueprint = Blueprint("results", __name__, template_folder="templates",
                       static_folder="static", static_url_path="/results-static")
