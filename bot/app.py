@@ -12,7 +12,7 @@ from flask import Flask, abort, jsonify, request
 from bot import webhooks
 from bot.config import Settings
 from bot.handlers import daily_job
-from bot.jobs import JobQueue
+from bot.jobs.queue import JobQueue
 from bot.pages.blueprint import blueprint as result_pages
 
 

@@ -16,8 +16,9 @@ from typing import Any, Callable, Mapping
 from bot import reports
 from bot.config import Settings
 from bot.github import WRITE_PERMISSIONS, CheckOutput, GitHubApp, PullInfo, RepoClient
-from bot.jobs import Job, JobQueue
-from bot.ports import Ports
+from bot.jobs.model import Job
+from bot.jobs.queue import JobQueue
+from bot.engine_port import Ports
 from bot.tree import is_config_path, materialise, materialise_once
 from bot.webhooks import REANALYSIS_CHECK, SKIP_MARKER, VALIDATE_CHECK, merge_job, validate_job
 from engine.affected import Affected, Change, affected_experiments, experiment_infos

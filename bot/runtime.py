@@ -8,8 +8,8 @@ from huey import crontab
 from bot.config import Settings
 from bot.github import GitHubApp
 from bot.handlers import BotContext, daily_job, handlers
-from bot.jobs import JobQueue
-from bot.ports import Ports
+from bot.jobs.queue import JobQueue
+from bot.engine_port import Ports
 
 DAILY_AT = crontab(minute="30", hour="2")  # after upstream's telemetry ETL has landed (UTC)
 EVERY_MINUTE = crontab()

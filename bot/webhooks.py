@@ -12,7 +12,8 @@ from typing import Any, Mapping
 from flask import Blueprint, Response, current_app, request
 
 from bot.config import Settings
-from bot.jobs import Job, JobQueue
+from bot.jobs.model import Job
+from bot.jobs.queue import JobQueue
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from bot.app import create_app
 from bot.config import Settings
-from bot.ports import Ports, ReanalysisOutcome
+from bot.engine_port import Ports, ReanalysisOutcome
 from bot.runtime import build_queue
 from tests.bot.fake_github import FakePull
 from tests.bot.payloads import pull_request, signed
@@ -60,7 +60,7 @@ class RecordingEngine:
 
 class Bot:
     """`engine` stands in for `jetstream analyse` (a `RecordingEngine` unless given, e.g. the real
-    `bot.ports.reanalyse`); with `serve_results` the result links point at this app itself."""
+    `bot.engine_port.reanalyse`); with `serve_results` the result links point at this app itself."""
 
     def __init__(self, settings: Settings, registry: list[dict[str, Any]], tmp: Path, *,
                  engine: Any = None, serve_results: bool = False, **port_overrides: Any):

@@ -14,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.jobs import Job, JobQueue, Ledger  # noqa: E402
+from bot.jobs.model import Job
+from bot.jobs.queue import JobQueue, Ledger  # noqa: E402
 
 
 def main(db: str, out: str, kill_at: str) -> None:

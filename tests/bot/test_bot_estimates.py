@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.ports import estimate_bytes
+from bot.engine_port import estimate_bytes
 from bot.reports import MARKER
 from tests.bot import payloads
 from tests.bot.fake_github import FakePull

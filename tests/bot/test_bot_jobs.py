@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs import Job, JobQueue
+from bot.jobs.model import Job
+from bot.jobs.queue import JobQueue
 
 SCRIPT = Path(__file__).with_name("kill_worker.py")
 

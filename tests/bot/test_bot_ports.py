@@ -1,4 +1,4 @@
-"""`bot.ports.reanalyse`: the `jetstream analyse` child process and how its outcome is read
+"""`bot.engine_port.reanalyse`: the `jetstream analyse` child process and how its outcome is read
 (published, nothing to publish, failed, not configured). The published case runs end to end in
 tests/e2e/test_bot_flow.py."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from bot.ports import analyse_command, reanalyse
+from bot.engine_port import analyse_command, reanalyse
 from engine.synthetic import generate
 
 SLUG = "fenix-toolbar-redesign"

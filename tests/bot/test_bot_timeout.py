@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigurationError, Settings
-from bot.ports import reanalyse, run_bounded
+from bot.engine_port import reanalyse, run_bounded
 from bot.reports import MARKER
 from engine.export import metadata_name
 from tests.bot.harness import Bot, experiment_toml, registry_json, seed_repo

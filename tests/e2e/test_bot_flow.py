@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bot.ports import dry_run_backend, reanalyse
+from bot.engine_port import dry_run_backend, reanalyse
 from engine.synthetic import generate
 
 from bot.reports import MARKER, escape

@@ -21,11 +21,12 @@ import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from huey import SqliteHuey
+
+from bot.jobs.model import Handler, Job, JobRecord
 
 log = logging.getLogger(__name__)
 
@@ -44,27 +45,6 @@ CREATE TABLE IF NOT EXISTS jetstream_deliveries (
     id TEXT PRIMARY KEY, event TEXT NOT NULL, received REAL NOT NULL);
 """
 _RECORDS = "SELECT kind, key, grp, payload, state, attempts, result, error FROM jetstream_jobs"
-
-
-@dataclass(frozen=True)
-class Job:
-    kind: str
-    key: str
-    group: str
-    payload: Mapping[str, Any] = field(default_factory=dict)
-    supersedes: bool = False
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    job: Job
-    state: str
-    attempts: int
-    result: Mapping[str, Any] | None
-    error: str | None
-
-
-Handler = Callable[[Job, "JobQueue"], Mapping[str, Any] | None]
 
 
 class _Busy(Exception):

@@ -1,4 +1,6 @@
-"""`jetstream serve`: the webhook receiver and result pages (optionally with a worker)."""
+"""The bot's commands, registered into `jetstream` through the `jetstream.commands` entry point
+group (pyproject.toml), so the engine never imports the bot: `serve` (webhook receiver and result
+pages, optionally with a worker) and `worker` (runs queued jobs)."""
 from __future__ import annotations
 
 import logging
@@ -18,7 +20,7 @@ import click
               help="Serve only the result pages (no webhook, no GitHub settings needed).")
 @click.option("--results-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Exported results to show (overrides JETSTREAM_RESULTS_DIR).")
-def command(host: str, port: int, with_worker: bool, workers: int, pages_only: bool,
+def serve(host: str, port: int, with_worker: bool, workers: int, pages_only: bool,
             results_dir: Path | None) -> None:
     """Serve POST /webhook, GET /healthz and the result pages."""
     from werkzeug.serving import make_server
@@ -47,3 +49,23 @@ def command(host: str, port: int, with_worker: bool, workers: int, pages_only: b
         return
     threading.Thread(target=server.serve_forever, daemon=True).start()
     queue.consumer(workers=workers).run()  # main thread: huey installs its signal handlers here
+
+
+@click.command("worker")
+@click.option("--workers", default=2, show_default=True, help="Worker threads.")
+@click.option("--once", is_flag=True, help="Run every pending job, then exit.")
+def worker(workers: int, once: bool) -> None:
+    """Run queued jobs; interrupted jobs from a killed worker run again first."""
+    from bot.config import ConfigurationError, Settings
+    from bot.runtime import build_queue
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        queue = build_queue(Settings.from_env())
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from error
+    if once:
+        queue.recover()
+        click.echo(f"ran {queue.run_until_idle()} job(s)")
+        return
+    queue.consumer(workers=workers).run()
