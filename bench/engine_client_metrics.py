@@ -33,7 +33,7 @@ from pathlib import Path
 from engine.backends.duckdb import DuckDBBackend
 from engine.compute import compute_client_metrics
 from engine.config.validate import resolve_experiment
-from engine.registry import load_registry
+from engine.experimenter import load_registry
 registry = load_registry(sys.argv[2])
 spec, _ = resolve_experiment(Path("."), sys.argv[3], registry=registry)
 backend = DuckDBBackend(sys.argv[1], sys.argv[4])

@@ -21,7 +21,7 @@ from engine.config.validate import resolve_experiment, validate
 from engine.config.warehouse import open_backend
 from engine.export import errors_name, metadata_name
 from engine.findings import Finding
-from engine.registry import Registry, RegistryError, load_registry
+from engine.experimenter import Registry, RegistryError, load_registry
 
 if TYPE_CHECKING:
     from engine.backends.base import Backend

@@ -14,7 +14,7 @@ from typing import Iterable, Mapping
 
 from engine.config.layout import Layout
 from engine.config.load import load_document
-from engine.registry import Registry, platform_of
+from engine.experimenter import Registry, platform_of
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def registry_entry(design: ExperimentDesign, first_day: dt.date, days: int) -> d
         "startDate": start.isoformat(),
         "endDate": end.isoformat() if end else None,
         "proposedEnrollment": cal.enrollment_days,
-        # the last day with new enrollments (engine/registry.py counts it inclusively)
+        # the last day with new enrollments (engine/experimenter.py counts it inclusively)
         "enrollmentEndDate": (start + dt.timedelta(days=cal.enrollment_days - 1)).isoformat(),
         "proposedDuration": cal.end - cal.start + 1,
         "status": "Live" if design.live else "Complete",

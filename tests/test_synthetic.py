@@ -17,7 +17,7 @@ from sqlglot import exp
 from engine.backends.duckdb import DuckDBBackend
 from engine.config.repository import load_repository
 from engine.config.resolve import resolve
-from engine.registry import parse_registry
+from engine.experimenter import parse_registry
 from engine.synthetic import SyntheticWorld, generate, simulate
 from engine.synthetic_design import DESIGNS
 

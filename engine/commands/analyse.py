@@ -18,7 +18,7 @@ from engine.backends.duckdb import DuckDBBackend
 from engine.config.repository import Repository, load_repository
 from engine.config.validate import resolve_experiment
 from engine.export import Sink, export_errors, open_sink
-from engine.registry import Registry, RegistryError, load_registry
+from engine.experimenter import Registry, RegistryError, load_registry
 from engine.results_pool import statistics_pool
 from engine.results_metadata import ErrorRecord, config_commit, errors_list
 

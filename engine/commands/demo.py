@@ -19,7 +19,7 @@ from engine.config.render import render, summary
 from engine.config.repository import load_repository
 from engine.config.validate import validate
 from engine.export import DirectorySink
-from engine.registry import parse_registry
+from engine.experimenter import parse_registry
 from engine.synthetic import DEFAULT_CLIENTS, DEFAULT_DAYS, generate
 
 

@@ -7,7 +7,7 @@ import click
 
 from engine.config.spec import ANALYSIS_BASES, PERIODS
 from engine.plan import WindowTask, metrics_for_basis
-from engine.registry import RegistryError, load_registry
+from engine.experimenter import RegistryError, load_registry
 from engine.sql.dialect import render
 from engine.sql.enrollments import enrollments_query
 from engine.sql.metrics import client_metrics_query

@@ -8,7 +8,7 @@ import click
 from engine.config.layout import LayoutError
 from engine.config.render import FORMATS, render, summary
 from engine.config.validate import validate
-from engine.registry import RegistryError, load_registry
+from engine.experimenter import RegistryError, load_registry
 
 
 @click.command("validate")

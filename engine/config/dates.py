@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.config.load import Document
 from engine.findings import Finding
-from engine.registry import RegistryEntry
+from engine.experimenter import RegistryEntry
 
 PLACEHOLDER_START = dt.date(2000, 1, 1)  # offline rendering of {{experiment.start_date_str}}
 PLACEHOLDER_ENROLLMENT_DAYS = 7

@@ -22,7 +22,7 @@ from engine.config.spec import (PERIOD_ALIASES, PERIODS, AnalysisSpec, Experimen
                                 ExposureSignal, Metric, Segment, SegmentDataSource)
 from engine.config.templates import TemplateContext
 from engine.findings import Finding, Severity, has_errors
-from engine.registry import RegistryEntry
+from engine.experimenter import RegistryEntry
 
 OUTCOME_PERIODS = ("weekly", "overall")  # outcome metrics are analysed in these periods
 

@@ -27,7 +27,7 @@ from engine.config.spec import Branch, DataSource, Metric
 from engine.config.templates import (ExperimentView, TemplateContext, TemplateError,
                                      render_source, render_sql)
 from engine.findings import Finding, Severity, has_errors
-from engine.registry import RegistryEntry
+from engine.experimenter import RegistryEntry
 
 UNITS = {"client_id": "client", "profile_group_id": "profile_group"}
 

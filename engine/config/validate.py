@@ -26,7 +26,7 @@ from engine.config.resolve import Resolution, resolve
 from engine.config.resolver import base_resolver
 from engine.config.spec import AnalysisSpec
 from engine.findings import Finding, Severity, has_errors
-from engine.registry import Registry
+from engine.experimenter import Registry
 
 if TYPE_CHECKING:
     from engine.backends.base import Backend

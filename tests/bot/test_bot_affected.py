@@ -5,7 +5,7 @@ import datetime as dt
 
 from engine.affected import Affected, Change, affected_experiments, experiment_infos
 from engine.config.layout import detect_layout
-from engine.registry import parse_registry
+from engine.experimenter import parse_registry
 
 TODAY = dt.date(2024, 3, 20)
 

@@ -2,7 +2,7 @@ import pytest
 
 from engine.config.repository import load_repository
 from engine.config.resolve import resolve
-from engine.registry import parse_entry
+from engine.experimenter import parse_entry
 
 from tests.config.mini_root import DEFINITIONS, mini_root, write
 

@@ -5,7 +5,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from engine.registry import RegistryError, load_registry, parse_registry
+from engine.experimenter import RegistryError, load_registry, parse_registry
 
 V6 = {"slug": "exp-a", "appName": "firefox_desktop", "appId": "firefox-desktop",
       "branches": [{"slug": "control", "ratio": 1}, {"slug": "treatment", "ratio": 2}],

@@ -19,7 +19,7 @@ from engine.analysis import analyse_experiment
 from engine.backends.duckdb import DuckDBBackend
 from engine.config.validate import resolve_experiment, validate
 from engine.export import DirectorySink
-from engine.registry import parse_registry
+from engine.experimenter import parse_registry
 from engine.synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pytest
 from engine.backends.duckdb import DuckDBBackend
 from engine.compute import compute_client_metrics
 from engine.config.validate import resolve_experiment
-from engine.registry import parse_registry
+from engine.experimenter import parse_registry
 from engine.synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[2]
