@@ -21,7 +21,7 @@ from bot.jobs.queue import JobQueue
 from bot.engine_port import Ports
 from bot.tree import is_config_path, materialise, materialise_once
 from bot.webhooks import REANALYSIS_CHECK, SKIP_MARKER, VALIDATE_CHECK, merge_job, validate_job
-from engine.affected import Affected, Change, affected_experiments, experiment_infos
+from engine.plan.affected import Affected, Change, affected_experiments, experiment_infos
 from engine.config.layout import LayoutError, detect_layout
 from engine.findings import Finding, Severity
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from bot.webhooks import REANALYSIS_CHECK, VALIDATE_CHECK
-from engine.affected import Affected
+from engine.plan.affected import Affected
 from engine.config.warehouse import human_bytes
 from engine.findings import Finding, Severity
 

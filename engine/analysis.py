@@ -22,7 +22,7 @@ from sqlglot import exp
 from engine.compute import ClientMetricsTable, compute_client_metrics
 from engine.config.spec import PERIODS, AnalysisSpec, ExperimentSpec, Metric
 from engine.export import Sink, export_errors, export_experiment
-from engine.plan import enrollments_table
+from engine.plan.analysis_plan import enrollments_table
 from engine.results import read_period_frame, write_windows
 from engine.results_metadata import ErrorRecord, build_metadata, errors_list, srm_dict
 from engine.results_statistics import WindowInput, window_statistics

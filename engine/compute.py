@@ -1,6 +1,6 @@
 """Per-client metric tables for one experiment: enrollments, then one table per window and basis.
 
-Tables: `enrollments_<slug>` and `<slug>_<basis>_<period>_<N>` (see engine.plan). Each table is
+Tables: `enrollments_<slug>` and `<slug>_<basis>_<period>_<N>` (see engine.plan.analysis_plan). Each table is
 replaced atomically by the backend, so a rerun replaces and never duplicates, and a failing
 query leaves that table's previous version in place. Each period and basis is one query (every
 window at once, one scan per data source); rows are stored ordered by client, so reruns store
@@ -16,10 +16,10 @@ from sqlglot import exp
 
 from engine.backends.base import Backend
 from engine.config.spec import AnalysisSpec
-from engine.plan import WindowTask, enrollments_table, plan
+from engine.plan.analysis_plan import WindowTask, enrollments_table, plan
 from engine.sql.enrollments import enrollments_query
 from engine.sql.metrics import period_metrics_query
-from engine.windows import Window
+from engine.plan.windows import Window
 
 Progress = Callable[[int, int, str], None]  # (done, total, table name)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import sqlglot.expressions as exp
 
-from engine.plan import table_slug
+from engine.plan.analysis_plan import table_slug
 
 UPSTREAM_FIELDS = (
     "metric",

@@ -6,12 +6,12 @@ from pathlib import Path
 import click
 
 from engine.config.spec import ANALYSIS_BASES, PERIODS
-from engine.plan import WindowTask, metrics_for_basis
+from engine.plan.analysis_plan import WindowTask, metrics_for_basis
 from engine.experimenter import RegistryError, load_registry
 from engine.sql.dialect import render
 from engine.sql.enrollments import enrollments_query
 from engine.sql.metrics import client_metrics_query
-from engine.windows import canonical_period, timeline_of, window
+from engine.plan.windows import canonical_period, timeline_of, window
 
 
 @click.command("sql")

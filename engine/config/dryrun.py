@@ -13,11 +13,11 @@ import datetime as dt
 from engine.backends.base import Backend, DryRunResult
 from engine.config.spec import AnalysisSpec, Metric, Source
 from engine.findings import Finding, Severity
-from engine.plan import WindowTask
+from engine.plan.analysis_plan import WindowTask
 from engine.sql.dialect import SqlError, render
 from engine.sql.enrollments import enrollments_query
 from engine.sql.metrics import client_metrics_query
-from engine.windows import Timeline, timeline_of, window
+from engine.plan.windows import Timeline, timeline_of, window
 
 _PROBE_WINDOW = window("weekly", 0)
 

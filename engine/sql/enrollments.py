@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from engine.config.spec import DataSource, ExperimentSpec
 from engine.sql.dialect import fill, literal, parse_query
-from engine.windows import Timeline
+from engine.plan.windows import Timeline
 
 WAREHOUSE = "moz-fx-data-shared-prod"
 NORMANDY_PLATFORMS = ("firefox_desktop",)

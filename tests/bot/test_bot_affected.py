@@ -1,9 +1,9 @@
-"""engine.affected: changed paths -> experiments to re-analyse, with reasons (real files in tmp)."""
+"""engine.plan.affected: changed paths -> experiments to re-analyse, with reasons (real files in tmp)."""
 from __future__ import annotations
 
 import datetime as dt
 
-from engine.affected import Affected, Change, affected_experiments, experiment_infos
+from engine.plan.affected import Affected, Change, affected_experiments, experiment_infos
 from engine.config.layout import detect_layout
 from engine.experimenter import parse_registry
 

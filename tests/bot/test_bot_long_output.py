@@ -7,7 +7,7 @@ import re
 
 from bot import reports
 from bot.reports import MARKER
-from engine.affected import Affected
+from engine.plan.affected import Affected
 from engine.findings import Finding, Severity
 from tests.bot import payloads
 from tests.bot.fake_github import TEXT_LIMIT, FakePull

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot import reports
-from engine.affected import Affected
+from engine.plan.affected import Affected
 from engine.findings import Finding, Severity
 
 GOLDEN = Path(__file__).with_name("golden")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from engine.config.spec import (AnalysisSpec, Branch, DataSource, ExperimentSpec, ExposureSignal,
                                 Metric, Segment, SegmentDataSource)
-from engine.windows import Timeline, Window
+from engine.plan.windows import Timeline, Window
 
 SLUG = "mini-exp"
 START = dt.date(2024, 3, 1)

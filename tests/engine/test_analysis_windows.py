@@ -4,8 +4,8 @@ import datetime as dt
 import pytest
 
 from engine.config.spec import AnalysisSpec, Branch, DataSource, ExperimentSpec, Metric
-from engine.plan import plan
-from engine.windows import Timeline, Window, enrollment_period, is_ready, ready_windows, timeline_of, window
+from engine.plan.analysis_plan import plan
+from engine.plan.windows import Timeline, Window, enrollment_period, is_ready, ready_windows, timeline_of, window
 
 D = dt.date
 

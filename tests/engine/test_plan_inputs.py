@@ -5,7 +5,7 @@ import dataclasses
 from engine.backends.duckdb import DuckDBBackend
 from engine.compute import compute_client_metrics
 from engine.config.spec import Metric, StatisticSpec
-from engine.plan import metrics_for_basis, plan
+from engine.plan.analysis_plan import metrics_for_basis, plan
 
 import minitelemetry as mt
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from engine.config.spec import ANALYSIS_BASES, AnalysisSpec, Metric
-from engine.windows import Timeline, Window, ready_windows, timeline_of
+from engine.plan.windows import Timeline, Window, ready_windows, timeline_of
 
 ALL_SEGMENT = "all"
 
