@@ -31,7 +31,7 @@ import datetime as dt
 import json, resource, sys, time
 from pathlib import Path
 from engine.backends.duckdb import DuckDBBackend
-from engine.compute import compute_client_metrics
+from engine.run.client_metrics import compute_client_metrics
 from engine.config.validate import resolve_experiment
 from engine.experimenter import load_registry
 registry = load_registry(sys.argv[2])

@@ -12,14 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.analysis import ExperimentOutcome, analyse_experiment
+from engine.run.experiment import ExperimentOutcome, analyse_experiment
 from engine.backends.base import Backend
 from engine.backends.duckdb import DuckDBBackend
 from engine.config.repository import Repository, load_repository
 from engine.config.validate import resolve_experiment
 from engine.export import Sink, export_errors, open_sink
 from engine.experimenter import Registry, RegistryError, load_registry
-from engine.results_pool import statistics_pool
+from engine.run.pool import statistics_pool
 from engine.results_metadata import ErrorRecord, config_commit, errors_list
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from engine.analysis import ExperimentOutcome
+from engine.run.experiment import ExperimentOutcome
 from engine.backends.duckdb import DuckDBBackend
 from engine.commands.analyse import analyse_repository
 from engine.config.render import render, summary

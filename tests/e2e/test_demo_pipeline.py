@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.analysis import analyse_experiment
+from engine.run.experiment import analyse_experiment
 from engine.backends.duckdb import DuckDBBackend
 from engine.config.validate import resolve_experiment, validate
 from engine.export import DirectorySink

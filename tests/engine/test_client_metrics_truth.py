@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from engine.backends.duckdb import DuckDBBackend
-from engine.compute import compute_client_metrics
+from engine.run.client_metrics import compute_client_metrics
 
 import minitelemetry as mt
 

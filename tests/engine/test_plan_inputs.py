@@ -3,7 +3,7 @@ per-client table, even when the period does not list those inputs."""
 import dataclasses
 
 from engine.backends.duckdb import DuckDBBackend
-from engine.compute import compute_client_metrics
+from engine.run.client_metrics import compute_client_metrics
 from engine.config.spec import Metric, StatisticSpec
 from engine.plan.analysis_plan import metrics_for_basis, plan
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from engine.backends.duckdb import DuckDBBackend
-from engine.compute import compute_client_metrics
+from engine.run.client_metrics import compute_client_metrics
 from engine.config.validate import resolve_experiment
 from engine.experimenter import parse_registry
 from engine.synthetic import generate

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from engine.analysis import analyse_experiment, check_runnable
+from engine.run.experiment import analyse_experiment, check_runnable
 from engine.backends.duckdb import DuckDBBackend
 from engine.config.spec import Metric, StatisticSpec
 from engine.export import DirectorySink

@@ -16,7 +16,7 @@ from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
-_PRELOAD = ["engine.results_statistics"]
+_PRELOAD = ["engine.run.statistics"]
 # One BLAS thread per worker: the workers already use every core, and a multi-threaded BLAS
 # in each of them oversubscribes the machine (measured slower than one worker).
 _ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

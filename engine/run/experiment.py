@@ -1,6 +1,6 @@
 """Run one experiment end to end for a date, idempotently.
 
-runnable checks -> per-client metric tables (engine.compute) -> pre-treatments and statistics
+runnable checks -> per-client metric tables (engine.run.client_metrics) -> pre-treatments and statistics
 per window, basis, segment and metric -> sample-ratio test -> result tables -> JSON export.
 
 Every table write is atomic and the export is written only after every table, so a run killed
@@ -19,13 +19,13 @@ from typing import Any, Callable, Iterator, Mapping
 import pandas as pd
 from sqlglot import exp
 
-from engine.compute import ClientMetricsTable, compute_client_metrics
+from engine.run.client_metrics import ClientMetricsTable, compute_client_metrics
 from engine.config.spec import PERIODS, AnalysisSpec, ExperimentSpec, Metric
 from engine.export import Sink, export_errors, export_experiment
 from engine.plan.analysis_plan import enrollments_table
 from engine.results import read_period_frame, write_windows
 from engine.results_metadata import ErrorRecord, build_metadata, errors_list, srm_dict
-from engine.results_statistics import WindowInput, window_statistics
+from engine.run.statistics import WindowInput, window_statistics
 from engine.statistics.records import StatisticRecord
 from engine.statistics.srm import srm_test
 
@@ -192,7 +192,7 @@ def analyse_experiment(spec: AnalysisSpec, backend: Any, date: dt.date, sink: Si
                        outcomes: Mapping[str, Mapping[str, Any]] | None = None,
                        executor: Executor | None = None) -> ExperimentOutcome:
     """Analyse one experiment for `date`; never raises for a failure of the experiment.
-    With an `executor` (engine.results_pool), window tables' statistics run in parallel."""
+    With an `executor` (engine.run.pool), window tables' statistics run in parallel."""
     slug = spec.experiment.slug
     check = check_runnable(spec.experiment, date)
     if check.status == "skipped":
