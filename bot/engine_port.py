@@ -19,7 +19,7 @@ from engine.config.dryrun import estimated_bytes
 from engine.config.repository import load_repository
 from engine.config.validate import resolve_experiment, validate
 from engine.config.warehouse import open_backend
-from engine.export import errors_name, metadata_name
+from engine.results.export import errors_name, metadata_name
 from engine.findings import Finding
 from engine.experimenter import Registry, RegistryError, load_registry
 

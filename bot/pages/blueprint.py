@@ -1,4 +1,4 @@
-"""Result pages: a Flask blueprint over an export directory (the files `engine.export` wrote).
+"""Result pages: a Flask blueprint over an export directory (the files `engine.results.export` wrote).
 
 URLs are stable, so the bot can link them: `/experiments/` and
 `/experiments/<slug>?segment=..&basis=..&period=..&window=..`. The directory comes from the
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
-from engine.results_store import ExportDirectory
+from engine.results.store import ExportDirectory
 from bot.pages.views import panels, select
 
 blueprint = Blueprint("results", __name__, template_folder="templates",

@@ -1,6 +1,6 @@
 """What an experiment's result page shows: selection, enrollment, SRM and one panel per metric.
 
-Pure over exported records (see `engine.results_store`); the Flask blueprint only renders it.
+Pure over exported records (see `engine.results.store`); the Flask blueprint only renders it.
 """
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from bot.pages.plots import IntervalRow, Series, interval_plot, line_plot
-from engine.results_store import ExportDirectory
+from engine.results.store import ExportDirectory
 
 # The statistic a panel leads with, best first; anything else without a parameter follows.
 MAIN_STATISTICS = ("bootstrap_mean", "binomial", "linear_model_mean", "population_ratio",

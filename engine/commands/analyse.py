@@ -17,10 +17,10 @@ from engine.backends.base import Backend
 from engine.backends.duckdb import DuckDBBackend
 from engine.config.repository import Repository, load_repository
 from engine.config.validate import resolve_experiment
-from engine.export import Sink, export_errors, open_sink
+from engine.results.export import Sink, export_errors, open_sink
 from engine.experimenter import Registry, RegistryError, load_registry
 from engine.run.pool import statistics_pool
-from engine.results_metadata import ErrorRecord, config_commit, errors_list
+from engine.results.metadata import ErrorRecord, config_commit, errors_list
 
 
 def _unresolved(slug: str, date: dt.date, findings, sink: Sink) -> ExperimentOutcome:

@@ -18,7 +18,7 @@ from engine.commands.analyse import analyse_repository
 from engine.config.render import render, summary
 from engine.config.repository import load_repository
 from engine.config.validate import validate
-from engine.export import DirectorySink
+from engine.results.export import DirectorySink
 from engine.experimenter import parse_registry
 from engine.synthetic import DEFAULT_CLIENTS, DEFAULT_DAYS, generate
 

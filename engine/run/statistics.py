@@ -14,7 +14,7 @@ import pandas as pd
 from engine import pretreatments
 from engine.config.spec import Metric, StatisticSpec
 from engine.plan.analysis_plan import ALL_SEGMENT
-from engine.results_metadata import ErrorRecord
+from engine.results.metadata import ErrorRecord
 from engine.statistics import StatisticRecord, compute
 from engine.statistics.linear_model import COVARIATE_SUFFIX
 from engine.statistics.multiple import adjust

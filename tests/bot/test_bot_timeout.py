@@ -12,7 +12,7 @@ import pytest
 from bot.config import ConfigurationError, Settings
 from bot.engine_port import reanalyse, run_bounded
 from bot.reports import MARKER
-from engine.export import metadata_name
+from engine.results.export import metadata_name
 from tests.bot.harness import Bot, experiment_toml, registry_json, seed_repo
 
 REPO = "octo/experiments"

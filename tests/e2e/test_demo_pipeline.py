@@ -18,7 +18,7 @@ import pytest
 from engine.run.experiment import analyse_experiment
 from engine.backends.duckdb import DuckDBBackend
 from engine.config.validate import resolve_experiment, validate
-from engine.export import DirectorySink
+from engine.results.export import DirectorySink
 from engine.experimenter import parse_registry
 from engine.synthetic import generate
 

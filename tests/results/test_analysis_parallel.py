@@ -6,7 +6,7 @@ import concurrent.futures as cf
 
 from engine.run.experiment import analyse_experiment
 from engine.backends.duckdb import DuckDBBackend
-from engine.export import DirectorySink
+from engine.results.export import DirectorySink
 from engine.run.pool import statistics_pool
 from tests.engine import minitelemetry as mt
 from tests.results.test_analysis import make_spec, snapshot, telemetry  # noqa: F401 (fixture)

@@ -10,8 +10,8 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from engine.export import DirectorySink, export_experiment, open_sink
-from engine.results import UPSTREAM_FIELDS
+from engine.results.export import DirectorySink, export_experiment, open_sink
+from engine.results.tables import UPSTREAM_FIELDS
 from tests.results.fixtures import records, write_export
 from tests.results.gcs_server import FakeGcs
 

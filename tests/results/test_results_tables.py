@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from engine.results import (RECORD_FIELDS, UPSTREAM_FIELDS, frame_records, normalize_record,
+from engine.results.tables import (RECORD_FIELDS, UPSTREAM_FIELDS, frame_records, normalize_record,
                             read_period, records_frame, union_table, window_table, write_windows)
 from tests.results.duck_backend import DuckTables
 from tests.results.fixtures import records

@@ -1,4 +1,4 @@
-"""Reads an export directory (what `engine.export` wrote) for the result pages."""
+"""Reads an export directory (what `engine.results.export` wrote) for the result pages."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config.spec import PERIODS
-from engine.export import errors_name, metadata_name, statistics_name
+from engine.results.export import errors_name, metadata_name, statistics_name
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from engine.config.spec import AnalysisSpec
-from engine.export import EXPORT_SCHEMA_VERSION
+from engine.results.export import EXPORT_SCHEMA_VERSION
 
 
 def _date(value: dt.date | None) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping, Protocol
 
 import pandas as pd
 
-from engine.results import records_frame
+from engine.results.tables import records_frame
 
 EXPORT_SCHEMA_VERSION = 1
 
@@ -114,7 +114,7 @@ def export_experiment(sink: Sink, slug: str,
                       statistics: Mapping[str, pd.DataFrame | Iterable[Any]],
                       metadata: Mapping[str, Any],
                       errors: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Write the statistics (records, or a frame as `engine.results` stores them) of every
+    """Write the statistics (records, or a frame as `engine.results.tables` stores them) of every
     period given, then errors, then metadata (last, because pages list an experiment once its
     metadata exists). Returns the locations written."""
     written = []
