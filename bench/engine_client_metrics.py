@@ -21,7 +21,7 @@ GOAL_S = 60.0
 _GENERATE = """
 import sys
 from pathlib import Path
-from engine.synthetic import generate
+from engine.synthetic.world import generate
 world = generate(sys.argv[1], clients=int(sys.argv[2]), days=int(sys.argv[3]), seed=1)
 Path(sys.argv[4]).write_text(world.registry_json())
 """

@@ -20,7 +20,7 @@ from engine.config.repository import load_repository
 from engine.config.validate import validate
 from engine.results.export import DirectorySink
 from engine.experimenter import parse_registry
-from engine.synthetic import DEFAULT_CLIENTS, DEFAULT_DAYS, generate
+from engine.synthetic.world import DEFAULT_CLIENTS, DEFAULT_DAYS, generate
 
 
 _STAGES = ("metrics", "statistics", "tables", "export")

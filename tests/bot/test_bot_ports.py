@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.engine_port import analyse_command, reanalyse
-from engine.synthetic import generate
+from engine.synthetic.world import generate
 
 SLUG = "fenix-toolbar-redesign"
 ENGINE = Path(__file__).resolve().parents[2] / "engine"

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from engine.commands.validate import command
 from engine.config.warehouse import human_bytes
-from engine.synthetic import generate
+from engine.synthetic.world import generate
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from bot.engine_port import dry_run_backend, reanalyse
-from engine.synthetic import generate
+from engine.synthetic.world import generate
 
 from bot.reports import MARKER, escape
 from tests.bot.fixtures import fake_github, rsa_key, settings  # noqa: F401  (shared fixtures)

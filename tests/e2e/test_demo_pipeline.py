@@ -20,7 +20,7 @@ from engine.backends.duckdb import DuckDBBackend
 from engine.config.validate import resolve_experiment, validate
 from engine.results.export import DirectorySink
 from engine.experimenter import parse_registry
-from engine.synthetic import generate
+from engine.synthetic.world import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS, DAYS, SEED = 40_000, 40, 5

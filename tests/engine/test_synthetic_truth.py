@@ -10,7 +10,7 @@ from engine.backends.duckdb import DuckDBBackend
 from engine.run.client_metrics import compute_client_metrics
 from engine.config.validate import resolve_experiment
 from engine.experimenter import parse_registry
-from engine.synthetic import generate
+from engine.synthetic.world import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 SLUG = "desktop-newtab-layout"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.synthetic_design import ExperimentDesign, calendar
+from engine.synthetic.design import ExperimentDesign, calendar
 
 COUNTRIES = np.array(["US", "DE", "FR", "GB", "IN", "BR", "JP"])
 COUNTRY_P = np.array([0.3, 0.15, 0.1, 0.1, 0.15, 0.1, 0.1])

@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pyarrow as pa
 
-from engine.synthetic_population import Panel, Population
+from engine.synthetic.population import Panel, Population
 
 _KV = pa.struct([("key", pa.string()), ("value", pa.string())])
 METRICS_PING_SHARE = 0.9  # share of active days with a Glean metrics ping (the rest is missing)
