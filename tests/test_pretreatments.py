@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from engine.config.spec import PreTreatmentSpec
-from engine.pretreatments import PRETREATMENTS, apply
+from engine.statistics.pretreatments.apply import apply
+from engine.statistics.pretreatments.declarations import PRETREATMENTS
 
 
 def _spec(name, **params):

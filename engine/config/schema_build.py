@@ -16,8 +16,8 @@ from functools import lru_cache
 from typing import Any
 
 from engine.config.spec import PERIOD_ALIASES, PERIODS
-from engine.plugins import PluginDef
-from engine.pretreatments import PRETREATMENTS
+from engine.statistics.plugins import PluginDef
+from engine.statistics.pretreatments.declarations import PRETREATMENTS
 from engine.statistics.registry import STATISTICS
 
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from engine import pretreatments
+from engine.statistics.pretreatments.apply import apply as apply_pretreatments
 from engine.config.spec import Metric, StatisticSpec
 from engine.plan.analysis_plan import ALL_SEGMENT
 from engine.results.metadata import ErrorRecord
@@ -81,7 +81,7 @@ def _one(item: WindowInput, segment: str, rows: pd.DataFrame, metric: Metric,
         raise ValueError(f"per-client table has no column {', '.join(missing)}")
     data = rows[["branch", *columns]]
     if statistic.pre_treatments:
-        data = pretreatments.apply(data, statistic.pre_treatments, item.window_days,
+        data = apply_pretreatments(data, statistic.pre_treatments, item.window_days,
                                    columns=columns)
     params = dict(statistic.params)
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from engine.plugins import Param, PluginDef
+from engine.statistics.plugins import Param, PluginDef
 
 _CI = Param("confidence_interval", "number", 0.95, "Two-sided confidence level of intervals",
             schema_extra=(("exclusiveMinimum", 0), ("exclusiveMaximum", 1)))

@@ -12,7 +12,7 @@ from engine.config.schema_build import KINDS, PERIOD_KEYS, cached_schema
 from engine.config.structure import check_structure
 from engine.config.validate import validate
 from engine.findings import Finding, Severity
-from engine.pretreatments import PRETREATMENTS
+from engine.statistics.pretreatments.declarations import PRETREATMENTS
 from engine.statistics.registry import STATISTICS
 from tests.config.mini_root import mini_root
 

@@ -8,7 +8,7 @@ from jsonschema import Draft202012Validator
 
 from engine.commands.schemas import command as schemas_command
 from engine.config.schema_build import KINDS, build_schema, schema_json
-from engine.pretreatments import PRETREATMENTS
+from engine.statistics.pretreatments.declarations import PRETREATMENTS
 from engine.statistics.registry import STATISTICS
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"

@@ -1,4 +1,4 @@
-"""Pre-treatment implementations and `apply()`; the declarations live in engine/pretreatments.py."""
+"""Pre-treatment implementations and `apply()`; the declarations live in `declarations.py`."""
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
@@ -6,7 +6,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from engine.pretreatments import PRETREATMENTS
+from engine.statistics.pretreatments.declarations import PRETREATMENTS
 
 # Implementations: each maps a float Series to a (possibly shorter) Series, index labels kept.
 

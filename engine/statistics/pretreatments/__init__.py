@@ -1,0 +1,1 @@
+"""Pre-treatments: declarations (read by schemas and the validator) and their implementations."""
