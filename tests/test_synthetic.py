@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from engine.backends.duckdb import DuckDBBackend
 from engine.config.repository import load_repository
-from engine.config.resolve import resolve
+from engine.config.resolve.experiment import resolve
 from engine.experimenter import parse_registry
 from engine.synthetic.world import SyntheticWorld, generate, simulate
 from engine.synthetic.design import DESIGNS

@@ -1,6 +1,6 @@
 """The resolved analysis configuration: frozen value objects the engine consumes.
 
-`resolve()` (engine/config/resolve.py) produces one `AnalysisSpec` per experiment: definitions,
+`resolve()` (engine/config/resolve/experiment.py) produces one `AnalysisSpec` per experiment: definitions,
 outcomes, platform defaults and the experiment config merged, Jinja templates rendered.
 Everything here is immutable; SQL fragments are BigQuery-dialect text, already rendered.
 """

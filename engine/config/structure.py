@@ -56,7 +56,7 @@ def check_structure(doc: Document, kind: str) -> list[Finding]:
 
 def _jsonable(value: Any) -> Any:
     """TOML dates and times as ISO strings: upstream reads them as the strings they spell
-    (date semantics are checked by engine.config.dates)."""
+    (date semantics are checked by engine.config.resolve.dates)."""
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list):

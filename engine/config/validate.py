@@ -19,11 +19,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from engine.config.load import Document, load_document
-from engine.config.parameters import merge_parameters
-from engine.config.references import hints_enabled
+from engine.config.resolve.parameters import merge_parameters
+from engine.config.resolve.references import hints_enabled
 from engine.config.repository import Repository, load_repository
-from engine.config.resolve import Resolution, resolve
-from engine.config.resolver import base_resolver
+from engine.config.resolve.experiment import Resolution, resolve
+from engine.config.resolve.library import base_resolver
 from engine.config.spec import AnalysisSpec
 from engine.findings import Finding, Severity, has_errors
 from engine.experimenter import Registry

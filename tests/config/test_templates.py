@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from engine.config.templates import (BranchValues, ExperimentView, TemplateContext, TemplateError,
+from engine.config.resolve.templates import (BranchValues, ExperimentView, TemplateContext, TemplateError,
                                      render_source, render_sql)
 
 VIEW = ExperimentView("norm-slug", "exp-slug", dt.date(2024, 5, 1), dt.date(2024, 6, 1), 14,

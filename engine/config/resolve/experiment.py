@@ -1,7 +1,7 @@
 """Resolve one experiment config on one platform into a frozen AnalysisSpec.
 
 The layers (definitions < outcomes < platform defaults < experiment config) are merged and the
-named definitions resolved by `engine.config.resolver`; this module assembles the experiment
+named definitions resolved by `engine.config.resolve.library`; this module assembles the experiment
 around them: dates, branches, outcomes, parameters, the metrics each period lists, segments,
 the exposure signal and the enrollment query.
 """
@@ -10,17 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from engine.config import sqlcheck
-from engine.config.dates import experiment_dates
-from engine.config.entries import fragment_source, strings, table_of
+from engine.config.resolve import sql_syntax
+from engine.config.resolve.dates import experiment_dates
+from engine.config.resolve.entries import fragment_source, strings, table_of
 from engine.config.load import Document
-from engine.config.parameters import merge_parameters
-from engine.config.references import did_you_mean, element_line, lookup, outcome_documents
+from engine.config.resolve.parameters import merge_parameters
+from engine.config.resolve.references import did_you_mean, element_line, lookup, outcome_documents
 from engine.config.repository import Origin, Repository, entry_of
-from engine.config.resolver import Failed, Resolver, experiment_view
+from engine.config.resolve.library import Failed, Resolver, experiment_view
 from engine.config.spec import (PERIOD_ALIASES, PERIODS, AnalysisSpec, ExperimentSpec,
                                 ExposureSignal, Metric, Segment, SegmentDataSource)
-from engine.config.templates import TemplateContext
+from engine.config.resolve.templates import TemplateContext
 from engine.findings import Finding, Severity, has_errors
 from engine.experimenter import RegistryEntry
 
@@ -88,7 +88,7 @@ def _resolve(resolver: Resolver) -> Resolution:
     exposure = _exposure_signal(resolver)
     enrollment_query = resolver.render(config.get("enrollment_query"),
                                        Origin(doc, ("experiment", "enrollment_query")),
-                                       "enrollment query", sqlcheck.QUERY)
+                                       "enrollment query", sql_syntax.QUERY)
     findings = tuple(dict.fromkeys(resolver.findings))
     if has_errors(findings):
         return Resolution(platform, None, findings)
@@ -188,7 +188,7 @@ def _segments(resolver: Resolver) -> tuple[Segment, ...]:
             entry.origin_of("data_source"), resolver.platform, "unknown-segment-data-source")
         resolver.findings += problems
         select = resolver.render(entry.get("select_expression"), entry.origin_of("select_expression"),
-                                 f"segment {slug!r}", sqlcheck.EXPRESSION)
+                                 f"segment {slug!r}", sql_syntax.EXPRESSION)
         if source_entry is None or select is None:
             continue
         from_expression = resolver.render_from(
@@ -213,7 +213,7 @@ def _exposure_signal(resolver: Resolver) -> ExposureSignal | None:
         return None
     entry = entry_of(resolver.doc, ("experiment", "exposure_signal"), str(table.get("name", "")), table)
     select = resolver.render(entry.get("select_expression"), entry.origin_of("select_expression"),
-                             "exposure signal", sqlcheck.EXPRESSION)
+                             "exposure signal", sql_syntax.EXPRESSION)
     source = resolver.data_source(entry.get("data_source"), entry.origin_of("data_source"))
     if select is None or source is None:
         return None

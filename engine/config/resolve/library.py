@@ -15,16 +15,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from engine.config import sqlcheck
-from engine.config.dates import experiment_dates
-from engine.config.entries import fragment_source, ratio_targets, statistics_of, strings, table_of
+from engine.config.resolve import sql_syntax
+from engine.config.resolve.dates import experiment_dates
+from engine.config.resolve.entries import fragment_source, ratio_targets, statistics_of, strings, table_of
 from engine.config.load import Document
-from engine.config.merged import WILDCARD, MergedMetrics
-from engine.config.references import (depends_on_references, hints_enabled, lookup,
+from engine.config.resolve.merge import WILDCARD, MergedMetrics
+from engine.config.resolve.references import (depends_on_references, hints_enabled, lookup,
                                       statistic_references)
 from engine.config.repository import Entry, Library, Origin, Repository
 from engine.config.spec import Branch, DataSource, Metric
-from engine.config.templates import (ExperimentView, TemplateContext, TemplateError,
+from engine.config.resolve.templates import (ExperimentView, TemplateContext, TemplateError,
                                      render_source, render_sql)
 from engine.findings import Finding, Severity, has_errors
 from engine.experimenter import RegistryEntry
@@ -91,7 +91,7 @@ class Resolver:
         except TemplateError as error:
             self.template_finding(error, origin, what)
             return None
-        self.findings += sqlcheck.check_sql(rendered, kind, origin, what, rendered != template)
+        self.findings += sql_syntax.check_sql(rendered, kind, origin, what, rendered != template)
         return rendered
 
     def _render_sql(self, template: str) -> str:
@@ -105,7 +105,7 @@ class Resolver:
         return self.repo.derived[key]
 
     def template_finding(self, error: TemplateError, origin: Origin, what: str) -> None:
-        start, _ = sqlcheck.fragment_start(origin)
+        start, _ = sql_syntax.fragment_start(origin)
         line = start + error.line - 1 if start is not None and error.line else origin.line
         self.findings.append(origin.finding("template-error", f"{what}: {error.message}", line=line))
 
@@ -121,7 +121,7 @@ class Resolver:
         except TemplateError as error:
             self.template_finding(error, origin, what)
             return None
-        self.findings += sqlcheck.check_sql(rendered, sqlcheck.FROM, origin, what, rendered != text)
+        self.findings += sql_syntax.check_sql(rendered, sql_syntax.FROM, origin, what, rendered != text)
         return rendered
 
     # -- definitions ------------------------------------------------------------------------
@@ -204,7 +204,7 @@ class Resolver:
                 "define select_expression and data_source here, or use a metric of the definitions"))
             return None
         rendered = self.render(select, entry.origin_of("select_expression"), f"metric {name!r}",
-                               sqlcheck.EXPRESSION)
+                               sql_syntax.EXPRESSION)
         source = None
         if entry.get("data_source") is not None or select is not None:
             source = self.data_source(entry.get("data_source"), entry.origin_of("data_source"))

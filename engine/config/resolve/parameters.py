@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from collections.abc import Mapping
 
 from engine.config.repository import Entry
-from engine.config.templates import BranchValues
+from engine.config.resolve.templates import BranchValues
 from engine.findings import Finding
 
 _MISSING = object()

@@ -1,0 +1,1 @@
+"""Resolution: one experiment config and the library under it into a frozen AnalysisSpec."""
