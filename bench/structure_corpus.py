@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from engine.config.load import load_document
-from engine.config.structure import check_structure
+from engine.config.schema.structure import check_structure
 
 KIND_GLOBS = {
     "experiment": ["jetstream/*.toml"],

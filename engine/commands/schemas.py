@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from engine.config.schema_build import KINDS, schema_json
+from engine.config.schema.build import KINDS, schema_json
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "schemas"
 

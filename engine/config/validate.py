@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from engine.backends.base import Backend
 
 try:  # written in parallel by the schema owner; validation still runs without it
-    from engine.config.structure import check_structure
+    from engine.config.schema.structure import check_structure
 except ImportError:  # pragma: no cover - only while the module is absent
     def check_structure(doc: Document, kind: str) -> list[Finding]:
         return []

@@ -11,9 +11,9 @@ from jsonschema import Draft202012Validator
 
 from engine.config.load import thaw
 from engine.config.repository import load_repository
-from engine.config.schema_build import KINDS, cached_schema
-from engine.config.schema_fast import compile_check
-from engine.config.structure import _jsonable
+from engine.config.schema.build import KINDS, cached_schema
+from engine.config.schema.fast import compile_check
+from engine.config.schema.structure import _jsonable
 from tests.config.test_properties import keys, structures
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 from engine.commands.schemas import command as schemas_command
-from engine.config.schema_build import KINDS, build_schema, schema_json
+from engine.config.schema.build import KINDS, build_schema, schema_json
 from engine.statistics.pretreatments.declarations import PRETREATMENTS
 from engine.statistics.registry import STATISTICS
 

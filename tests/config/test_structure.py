@@ -4,7 +4,7 @@ import textwrap
 import pytest
 
 from engine.config.load import parse_document
-from engine.config.structure import check_structure
+from engine.config.schema.structure import check_structure
 from engine.findings import Severity
 
 

@@ -5,7 +5,7 @@ a test asserts they are equal). Statistic and pre-treatment names and parameters
 plug-in registries, so there is no second hand-kept list.
 
 Every table is closed (`additionalProperties: false`) except maps keyed by user slugs. Two
-annotation keywords, ignored by editors, steer `engine.config.structure`:
+annotation keywords, ignored by editors, steer `engine.config.schema.structure`:
 `x-unknown` (code and severity of an unknown key in that table; default: warning `unknown-key`,
 because upstream silently ignores such keys) and `x-code` (code for a bad value at that node).
 """

@@ -4,7 +4,7 @@ Codes: `unknown-key` (warning: upstream silently ignores the key, so nothing bre
 author's intent is lost), `unknown-statistic`, `unknown-parameter`, `unknown-pre-treatment`,
 `wrong-type`, `missing-key`, `bad-value` (errors). Every finding sits on the line of the
 offending key (or of its table when a key is missing). Most files have nothing to report: a
-compiled yes/no pre-check (`engine.config.schema_fast`) clears those, and only the others pay
+compiled yes/no pre-check (`engine.config.schema.fast`) clears those, and only the others pay
 for jsonschema's exact errors.
 """
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any, Iterable
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from engine.config.hints import close_match, unknown_key_hint
+from engine.config.schema.hints import close_match, unknown_key_hint
 from engine.config.load import Document, thaw
-from engine.config.schema_build import KINDS, PERIOD_KEYS, cached_schema
-from engine.config.schema_fast import Check, compile_check
+from engine.config.schema.build import KINDS, PERIOD_KEYS, cached_schema
+from engine.config.schema.fast import Check, compile_check
 from engine.findings import Finding, Severity
 
 

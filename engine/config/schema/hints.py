@@ -80,7 +80,7 @@ def tables_by_key(schemas: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
 
 @lru_cache(maxsize=None)
 def _all_kinds_index() -> dict[str, list[str]]:
-    from engine.config.schema_build import KINDS, cached_schema
+    from engine.config.schema.build import KINDS, cached_schema
 
     return tables_by_key(cached_schema(kind) for kind in KINDS)
 
