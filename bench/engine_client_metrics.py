@@ -32,7 +32,7 @@ import json, resource, sys, time
 from pathlib import Path
 from engine.backends.duckdb import DuckDBBackend
 from engine.run.client_metrics import compute_client_metrics
-from engine.config.validate import resolve_experiment
+from engine.config.resolve.platforms import resolve_experiment
 from engine.experimenter import load_registry
 registry = load_registry(sys.argv[2])
 spec, _ = resolve_experiment(Path("."), sys.argv[3], registry=registry)

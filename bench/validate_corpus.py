@@ -54,9 +54,10 @@ def main() -> None:
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else CORPUS
     load_before = _load()
     clock = Clock()
-    from engine.config.repository import load_repository
-    from engine.config.validate import validate
     from sqlglot import parser as sqlglot_parser
+
+    from engine.check.validate import validate
+    from engine.config.repository import load_repository
     clock.lap("import")
     repo = load_repository(root)
     clock.lap("load + line maps")

@@ -1,11 +1,10 @@
 """The Flask app: `POST /webhook`, `GET /healthz`, the cron endpoint and the result pages."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import datetime as dt
 import hmac
 import os
+from pathlib import Path
 
 from flask import Flask, abort, jsonify, request
 

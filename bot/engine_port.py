@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from bot.config import Settings
-from engine.config.dryrun import estimated_bytes
+from engine.backends.open import open_backend
+from engine.check.dry_run import estimated_bytes
+from engine.check.validate import validate
 from engine.config.repository import load_repository
-from engine.config.validate import resolve_experiment, validate
-from engine.config.warehouse import open_backend
-from engine.results.export import errors_name, metadata_name
-from engine.findings import Finding
+from engine.config.resolve.platforms import resolve_experiment
 from engine.experimenter import Registry, RegistryError, load_registry
+from engine.findings import Finding
+from engine.results.export import errors_name, metadata_name
 
 if TYPE_CHECKING:
     from engine.backends.base import Backend

@@ -15,15 +15,26 @@ from typing import Any, Callable, Mapping
 
 from bot import reports
 from bot.config import Settings
+from bot.engine_port import Ports
 from bot.github import WRITE_PERMISSIONS, CheckOutput, GitHubApp, PullInfo, RepoClient
 from bot.jobs.model import Job
 from bot.jobs.queue import JobQueue
-from bot.engine_port import Ports
 from bot.tree import is_config_path, materialise, materialise_once
-from bot.webhooks import REANALYSIS_CHECK, SKIP_MARKER, VALIDATE_CHECK, merge_job, validate_job
-from engine.plan.affected import Affected, Change, affected_experiments, experiment_infos
+from bot.webhooks import (
+    REANALYSIS_CHECK,
+    SKIP_MARKER,
+    VALIDATE_CHECK,
+    merge_job,
+    validate_job,
+)
 from engine.config.layout import LayoutError, detect_layout
 from engine.findings import Finding, Severity
+from engine.plan.affected import (
+    Affected,
+    Change,
+    affected_experiments,
+    experiment_infos,
+)
 
 log = logging.getLogger(__name__)
 # BigQuery's per-experiment byte notice of a dry run: the plan shows the same estimate already

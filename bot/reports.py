@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from bot.webhooks import REANALYSIS_CHECK, VALIDATE_CHECK
-from engine.plan.affected import Affected
-from engine.config.warehouse import human_bytes
+from engine.check.dry_run import human_bytes
 from engine.findings import Finding, Severity
+from engine.plan.affected import Affected
 
 MARKER = "<!-- jetstream-bot:sticky -->"
 GITHUB_TEXT_LIMIT = 65_536

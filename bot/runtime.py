@@ -6,10 +6,10 @@ import datetime as dt
 from huey import crontab
 
 from bot.config import Settings
+from bot.engine_port import Ports
 from bot.github import GitHubApp
 from bot.handlers import BotContext, daily_job, handlers
 from bot.jobs.queue import JobQueue
-from bot.engine_port import Ports
 
 DAILY_AT = crontab(minute="30", hour="2")  # after upstream's telemetry ETL has landed (UTC)
 EVERY_MINUTE = crontab()

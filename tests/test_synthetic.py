@@ -18,8 +18,8 @@ from engine.backends.duckdb import DuckDBBackend
 from engine.config.repository import load_repository
 from engine.config.resolve.experiment import resolve
 from engine.experimenter import parse_registry
-from engine.synthetic.world import SyntheticWorld, generate, simulate
 from engine.synthetic.design import DESIGNS
+from engine.synthetic.world import SyntheticWorld, generate, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 START = dt.date(2024, 3, 1)

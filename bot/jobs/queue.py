@@ -11,8 +11,8 @@ at once, and a newer job of a superseding kind replaces queued older ones of the
 """
 from __future__ import annotations
 
-import datetime
 import contextlib
+import datetime
 import json
 import logging
 import os

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
-from engine.results.store import ExportDirectory
 from bot.pages.views import panels, select
+from engine.results.store import ExportDirectory
 
 blueprint = Blueprint("results", __name__, template_folder="templates",
                       static_folder="static", static_url_path="/results-static")

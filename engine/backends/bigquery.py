@@ -11,8 +11,13 @@ from google.api_core import exceptions as api_exceptions
 from google.cloud import bigquery
 from sqlglot import exp
 
-from engine.backends.base import (BackendError, DryRunResult, check_table_name, parse_select,
-                                  sql_finding)
+from engine.backends.base import (
+    BackendError,
+    DryRunResult,
+    check_table_name,
+    parse_select,
+    sql_finding,
+)
 
 
 def _finding(err: api_exceptions.GoogleAPICallError):

@@ -20,8 +20,13 @@ import pandas as pd
 import sqlglot
 from sqlglot import exp
 
-from engine.backends.base import (BackendError, DryRunResult, check_table_name, parse_select,
-                                  sql_finding)
+from engine.backends.base import (
+    BackendError,
+    DryRunResult,
+    check_table_name,
+    parse_select,
+    sql_finding,
+)
 from engine.backends.duckdb_udfs import MACROS, rename_udfs
 
 WAREHOUSE = "warehouse"

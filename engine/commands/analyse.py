@@ -12,15 +12,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.run.experiment import ExperimentOutcome, analyse_experiment
 from engine.backends.base import Backend
 from engine.backends.duckdb import DuckDBBackend
 from engine.config.repository import Repository, load_repository
-from engine.config.validate import resolve_experiment
-from engine.results.export import Sink, export_errors, open_sink
+from engine.config.resolve.platforms import resolve_experiment
 from engine.experimenter import Registry, RegistryError, load_registry
-from engine.run.pool import statistics_pool
+from engine.results.export import Sink, export_errors, open_sink
 from engine.results.metadata import ErrorRecord, config_commit, errors_list
+from engine.run.experiment import ExperimentOutcome, analyse_experiment
+from engine.run.pool import statistics_pool
 
 
 def _unresolved(slug: str, date: dt.date, findings, sink: Sink) -> ExperimentOutcome:

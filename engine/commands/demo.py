@@ -12,16 +12,15 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from engine.run.experiment import ExperimentOutcome
 from engine.backends.duckdb import DuckDBBackend
+from engine.check.render import render, summary
+from engine.check.validate import validate
 from engine.commands.analyse import analyse_repository
-from engine.config.render import render, summary
 from engine.config.repository import load_repository
-from engine.config.validate import validate
-from engine.results.export import DirectorySink
 from engine.experimenter import parse_registry
+from engine.results.export import DirectorySink
+from engine.run.experiment import ExperimentOutcome
 from engine.synthetic.world import DEFAULT_CLIENTS, DEFAULT_DAYS, generate
-
 
 _STAGES = ("metrics", "statistics", "tables", "export")
 

@@ -6,12 +6,12 @@ from pathlib import Path
 import click
 
 from engine.config.spec import ANALYSIS_BASES, PERIODS
-from engine.plan.analysis_plan import WindowTask, metrics_for_basis
 from engine.experimenter import RegistryError, load_registry
+from engine.plan.analysis_plan import WindowTask, metrics_for_basis
+from engine.plan.windows import canonical_period, timeline_of, window
 from engine.sql.dialect import render
 from engine.sql.enrollments import enrollments_query
 from engine.sql.metrics import client_metrics_query
-from engine.plan.windows import canonical_period, timeline_of, window
 
 
 @click.command("sql")
@@ -29,7 +29,7 @@ def command(slug: str, period: str, index: int, basis: str, dialect: str, config
             registry: str | None, show_enrollments: bool) -> None:
     """Print the per-client query of one window of SLUG (enrollments inline)."""
     from engine.backends.duckdb import to_duckdb
-    from engine.config.validate import resolve_experiment
+    from engine.config.resolve.platforms import resolve_experiment
 
     try:
         known = load_registry(registry) if registry else None

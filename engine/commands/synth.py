@@ -7,7 +7,12 @@ from pathlib import Path
 
 import click
 
-from engine.synthetic.world import DEFAULT_CLIENTS, DEFAULT_DAYS, DEFAULT_START, generate
+from engine.synthetic.world import (
+    DEFAULT_CLIENTS,
+    DEFAULT_DAYS,
+    DEFAULT_START,
+    generate,
+)
 
 
 @click.command("synth")

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
+from engine.check.render import FORMATS, render, summary
+from engine.check.validate import validate
 from engine.config.layout import LayoutError
-from engine.config.render import FORMATS, render, summary
-from engine.config.validate import validate
 from engine.experimenter import RegistryError, load_registry
 
 
@@ -38,7 +38,7 @@ def command(paths: tuple[Path, ...], config_root: Path, registry_source: str | N
         raise click.UsageError(f"no such file: {', '.join(missing)}")
     backend = None
     if backend_kind or db:
-        from engine.config.warehouse import open_backend
+        from engine.backends.open import open_backend
         try:
             backend = open_backend(backend_kind or "duckdb", db, project, dataset)
         except ValueError as error:

@@ -17,9 +17,9 @@ from sqlglot import exp
 from engine.backends.base import Backend
 from engine.config.spec import AnalysisSpec
 from engine.plan.analysis_plan import WindowTask, enrollments_table, plan
+from engine.plan.windows import Window
 from engine.sql.enrollments import enrollments_query
 from engine.sql.metrics import period_metrics_query
-from engine.plan.windows import Window
 
 Progress = Callable[[int, int, str], None]  # (done, total, table name)
 

@@ -19,12 +19,12 @@ from typing import Any, Callable, Iterator, Mapping
 import pandas as pd
 from sqlglot import exp
 
-from engine.run.client_metrics import ClientMetricsTable, compute_client_metrics
 from engine.config.spec import PERIODS, AnalysisSpec, ExperimentSpec, Metric
-from engine.results.export import Sink, export_errors, export_experiment
 from engine.plan.analysis_plan import enrollments_table
-from engine.results.tables import read_period_frame, write_windows
+from engine.results.export import Sink, export_errors, export_experiment
 from engine.results.metadata import ErrorRecord, build_metadata, errors_list, srm_dict
+from engine.results.tables import read_period_frame, write_windows
+from engine.run.client_metrics import ClientMetricsTable, compute_client_metrics
 from engine.run.statistics import WindowInput, window_statistics
 from engine.statistics.records import StatisticRecord
 from engine.statistics.srm import srm_test

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
-from multiprocessing import forkserver
 import os
 from contextlib import contextmanager
+from multiprocessing import forkserver
 from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping

@@ -11,13 +11,13 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from engine.statistics.pretreatments.apply import apply as apply_pretreatments
 from engine.config.spec import Metric, StatisticSpec
 from engine.plan.analysis_plan import ALL_SEGMENT
 from engine.results.metadata import ErrorRecord
 from engine.statistics import StatisticRecord, compute
 from engine.statistics.linear_model import COVARIATE_SUFFIX
 from engine.statistics.multiple import adjust
+from engine.statistics.pretreatments.apply import apply as apply_pretreatments
 
 
 @dataclass(frozen=True)

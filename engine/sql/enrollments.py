@@ -10,8 +10,8 @@ from __future__ import annotations
 from sqlglot import exp
 
 from engine.config.spec import DataSource, ExperimentSpec
-from engine.sql.dialect import fill, literal, parse_query
 from engine.plan.windows import Timeline
+from engine.sql.dialect import fill, literal, parse_query
 
 WAREHOUSE = "moz-fx-data-shared-prod"
 NORMANDY_PLATFORMS = ("firefox_desktop",)

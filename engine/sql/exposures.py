@@ -15,9 +15,16 @@ import datetime as dt
 from sqlglot import exp
 
 from engine.config.spec import ExperimentSpec
-from engine.sql.dialect import column, field, fill, literal, parse_expression, parse_from
-from engine.sql.enrollments import nimbus_events, source_unit_column
 from engine.plan.windows import Timeline, Window
+from engine.sql.dialect import (
+    column,
+    field,
+    fill,
+    literal,
+    parse_expression,
+    parse_from,
+)
+from engine.sql.enrollments import nimbus_events, source_unit_column
 
 _NORMANDY = """
 SELECT x.:unit AS client_id, x.submission_date AS submission_date

@@ -12,11 +12,11 @@ from sqlglot import exp
 
 from engine.config.spec import AnalysisSpec, DataSource, Metric, Segment
 from engine.plan.analysis_plan import WindowTask
+from engine.plan.windows import Timeline, Window
 from engine.sql.dialect import fill, literal, parse_expression, parse_from
 from engine.sql.enrollments import enrollments_query, source_unit_column, telemetry_slug
 from engine.sql.exposures import exposures_query
 from engine.sql.windowed import DayRange, per_unit_aggregate, per_window_aggregate
-from engine.plan.windows import Timeline, Window
 
 _ENROLLED_WINDOWS = """
 SELECT en.client_id AS client_id, en.branch AS branch, en.enrollment_date AS enrollment_date,

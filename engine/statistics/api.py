@@ -9,6 +9,7 @@ from engine.statistics.context import Context, resolve_branches
 from engine.statistics.records import Labels, StatisticRecord
 from engine.statistics.registry import STATISTICS
 
+
 def compute(name: str, data: pd.DataFrame, metric: str, reference_branch: str,
             params: Mapping[str, Any] | None = None, *, seed: int = 0, segment: str = "all",
             analysis_basis: str = "enrollments", window_index: str = "1",

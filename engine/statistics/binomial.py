@@ -11,10 +11,20 @@ import math
 from scipy import special
 
 from engine.statistics.context import BranchValues, Context
-from engine.statistics.intervals import (Estimate, Options, comparison_records,
-                                         normal_interval)
-from engine.statistics.records import (ALL_NULL, EMPTY_BRANCH, OK, Labels, StatisticRecord,
-                                       make_record)
+from engine.statistics.intervals import (
+    Estimate,
+    Options,
+    comparison_records,
+    normal_interval,
+)
+from engine.statistics.records import (
+    ALL_NULL,
+    EMPTY_BRANCH,
+    OK,
+    Labels,
+    StatisticRecord,
+    make_record,
+)
 from engine.statistics.resample import branch_rng
 
 

@@ -7,7 +7,12 @@ import numpy as np
 
 from engine.statistics.context import BranchValues, Context, branch_values
 from engine.statistics.intervals import Estimate, Options, replicate_records
-from engine.statistics.records import ALL_NULL, EMPTY_BRANCH, SINGLE_CLIENT, StatisticRecord
+from engine.statistics.records import (
+    ALL_NULL,
+    EMPTY_BRANCH,
+    SINGLE_CLIENT,
+    StatisticRecord,
+)
 from engine.statistics.resample import branch_rng, mean_replicates
 
 

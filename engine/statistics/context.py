@@ -8,8 +8,14 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
-from engine.statistics.records import (ALL_NULL, EMPTY_BRANCH, OK, SINGLE_CLIENT,
-                                       ZERO_VARIANCE, Labels)
+from engine.statistics.records import (
+    ALL_NULL,
+    EMPTY_BRANCH,
+    OK,
+    SINGLE_CLIENT,
+    ZERO_VARIANCE,
+    Labels,
+)
 
 
 @dataclass(frozen=True)

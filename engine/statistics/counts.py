@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 from engine.statistics.context import Context
-from engine.statistics.records import ALL_NULL, EMPTY_BRANCH, OK, StatisticRecord, make_record
+from engine.statistics.records import (
+    ALL_NULL,
+    EMPTY_BRANCH,
+    OK,
+    StatisticRecord,
+    make_record,
+)
 
 
 def count(ctx: Context) -> list[StatisticRecord]:

@@ -15,8 +15,14 @@ from typing import Callable
 import numpy as np
 
 from engine.statistics.context import BranchValues, Context, branch_values
-from engine.statistics.records import (ALL_NULL, EMPTY_BRANCH, SINGLE_CLIENT,
-                                       ZERO_VARIANCE, StatisticRecord, make_record)
+from engine.statistics.records import (
+    ALL_NULL,
+    EMPTY_BRANCH,
+    SINGLE_CLIENT,
+    ZERO_VARIANCE,
+    StatisticRecord,
+    make_record,
+)
 
 _FINE_PER_BANDWIDTH = 32   # fine-grid points per bandwidth
 _MAX_FINE = 1 << 18         # fine-grid points at most (bounds time and memory)

@@ -8,10 +8,19 @@ import numpy as np
 from scipy import special
 
 from engine.statistics import sequential
-from engine.statistics.records import (ALL_NULL, EMPTY_BRANCH, NOT_APPLICABLE, OK,
-                                       SINGLE_CLIENT, ZERO_REFERENCE, Labels,
-                                       StatisticRecord, joined_reason, make_record,
-                                       worse_state)
+from engine.statistics.records import (
+    ALL_NULL,
+    EMPTY_BRANCH,
+    NOT_APPLICABLE,
+    OK,
+    SINGLE_CLIENT,
+    ZERO_REFERENCE,
+    Labels,
+    StatisticRecord,
+    joined_reason,
+    make_record,
+    worse_state,
+)
 
 _NO_SPREAD = (EMPTY_BRANCH, ALL_NULL, SINGLE_CLIENT, NOT_APPLICABLE)
 

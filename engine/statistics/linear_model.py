@@ -17,8 +17,13 @@ import numpy as np
 from engine.statistics.bootstrap import clip_highest
 from engine.statistics.context import BranchValues, Context, branch_values
 from engine.statistics.intervals import Options, normal_interval
-from engine.statistics.records import (ZERO_REFERENCE, StatisticRecord, joined_reason,
-                                       make_record, worse_state)
+from engine.statistics.records import (
+    ZERO_REFERENCE,
+    StatisticRecord,
+    joined_reason,
+    make_record,
+    worse_state,
+)
 
 COVARIATE_SUFFIX = "__pre"
 

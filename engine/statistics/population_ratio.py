@@ -10,8 +10,14 @@ import numpy as np
 from engine.statistics.bootstrap import clip_highest
 from engine.statistics.context import Context
 from engine.statistics.intervals import Estimate, Options, replicate_records
-from engine.statistics.records import (ALL_NULL, EMPTY_BRANCH, NOT_APPLICABLE, SINGLE_CLIENT,
-                                       ZERO_VARIANCE, StatisticRecord)
+from engine.statistics.records import (
+    ALL_NULL,
+    EMPTY_BRANCH,
+    NOT_APPLICABLE,
+    SINGLE_CLIENT,
+    ZERO_VARIANCE,
+    StatisticRecord,
+)
 from engine.statistics.resample import branch_rng, mean_replicates
 
 

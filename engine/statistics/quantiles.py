@@ -14,8 +14,16 @@ from scipy import stats
 
 from engine.statistics.context import Context
 from engine.statistics.intervals import Options, critical_value, normal_interval
-from engine.statistics.records import (EMPTY_BRANCH, ALL_NULL, SINGLE_CLIENT, ZERO_REFERENCE,
-                                       StatisticRecord, joined_reason, make_record, worse_state)
+from engine.statistics.records import (
+    ALL_NULL,
+    EMPTY_BRANCH,
+    SINGLE_CLIENT,
+    ZERO_REFERENCE,
+    StatisticRecord,
+    joined_reason,
+    make_record,
+    worse_state,
+)
 
 DECILES = tuple(round(i / 10, 1) for i in range(1, 10))
 

@@ -51,9 +51,19 @@ import pandas as pd
 import pyarrow as pa
 import sqlglot.expressions as exp
 
-from engine.synthetic.design import DESIGNS, PLATFORMS, planted_metric_effects, registry_entry
+from engine.synthetic.design import (
+    DESIGNS,
+    PLATFORMS,
+    planted_metric_effects,
+    registry_entry,
+)
 from engine.synthetic.population import Population, draw_panel, draw_population
-from engine.synthetic.tables import desktop_events, desktop_tables, glean_events, glean_tables
+from engine.synthetic.tables import (
+    desktop_events,
+    desktop_tables,
+    glean_events,
+    glean_tables,
+)
 
 DEFAULT_CLIENTS = 20_000
 DEFAULT_DAYS = 60

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import json
 import re
 import secrets
 import threading
@@ -21,7 +22,6 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
-import json
 
 PREFIX = "/api/v3"
 TEXT_LIMIT = 65_536  # GitHub rejects longer comment bodies and check-run summaries/texts

@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine.plan.affected import Affected, Change, affected_experiments, experiment_infos
 from engine.config.layout import detect_layout
 from engine.experimenter import parse_registry
+from engine.plan.affected import (
+    Affected,
+    Change,
+    affected_experiments,
+    experiment_infos,
+)
 
 TODAY = dt.date(2024, 3, 20)
 

@@ -11,7 +11,9 @@ from bot.reports import MARKER
 from tests.bot import payloads
 from tests.bot.fake_github import FakePull
 from tests.bot.harness import Bot, experiment_toml, registry_json, seed_repo
-from tests.engine.fake_bigquery import FakeBigQuery  # answers every dry run with 123,456,789 bytes
+from tests.engine.fake_bigquery import (
+    FakeBigQuery,  # answers every dry run with 123,456,789 bytes
+)
 
 REPO = "octo/experiments"
 

@@ -1,7 +1,7 @@
 """bot.github against the fake server over real HTTP: auth, pagination, renames, check runs, comment."""
 from __future__ import annotations
 
-from bot.github import CheckOutput, ChangedFile, GitHubApp
+from bot.github import ChangedFile, CheckOutput, GitHubApp
 
 REPO = "octo/configs"
 

@@ -7,8 +7,8 @@ import re
 
 from bot import reports
 from bot.reports import MARKER
-from engine.plan.affected import Affected
 from engine.findings import Finding, Severity
+from engine.plan.affected import Affected
 from tests.bot import payloads
 from tests.bot.fake_github import TEXT_LIMIT, FakePull
 from tests.bot.harness import Bot, experiment_toml, registry_json, seed_repo

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot import reports
-from engine.plan.affected import Affected
 from engine.findings import Finding, Severity
+from engine.plan.affected import Affected
 
 GOLDEN = Path(__file__).with_name("golden")
 SHA = "0123456789abcdef0123456789abcdef01234567"

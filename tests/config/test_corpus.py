@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config.validate import validate
+from engine.check.validate import validate
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 VERDICTS = json.loads((CORPUS / "upstream-verdicts.json").read_text())["experiments"]

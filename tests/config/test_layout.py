@@ -4,7 +4,6 @@ import pytest
 
 from engine.config.layout import METRIC_HUB, OURS, LayoutError, detect_layout
 from engine.config.repository import load_repository
-
 from tests.config.mini_root import mini_root, write
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "metric-hub"

@@ -4,9 +4,9 @@ Each mutation asserts the exact set of findings (severity, code, line) it must p
 """
 import pytest
 
+from engine.check.validate import validate
 from engine.config.load import MAX_CONFIG_BYTES, parse_document
 from engine.config.schema.structure import check_structure
-from engine.config.validate import validate
 from tests.config.mini_root import mini_root
 
 E, W = "error", "warning"

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.config.schema.hints import tables_by_key
-from engine.config.load import Document, MAX_CONFIG_BYTES, parse_document
+from engine.check.validate import validate
+from engine.config.load import MAX_CONFIG_BYTES, Document, parse_document
 from engine.config.schema.build import KINDS, PERIOD_KEYS, cached_schema
+from engine.config.schema.hints import tables_by_key
 from engine.config.schema.structure import check_structure
-from engine.config.validate import validate
 from engine.findings import Finding, Severity
 from engine.statistics.pretreatments.declarations import PRETREATMENTS
 from engine.statistics.registry import STATISTICS

@@ -3,7 +3,6 @@ import pytest
 from engine.config.repository import load_repository
 from engine.config.resolve.experiment import resolve
 from engine.experimenter import parse_entry
-
 from tests.config.mini_root import DEFINITIONS, mini_root, write
 
 CASES = {
@@ -92,7 +91,7 @@ def test_fail_fast_stops_at_the_first_error(tmp_path):
 
 
 def test_offline_validation_reports_the_best_platform_in_full_with_hints(tmp_path):
-    from engine.config.validate import validate
+    from engine.check.validate import validate
     root = write(mini_root(tmp_path, {
         "exp": '[metrics]\nweekly = ["active_hour", "uri_cont"]\n',
         "fine": '[metrics]\nweekly = ["active_hours"]\n'}), {

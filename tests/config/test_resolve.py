@@ -1,7 +1,6 @@
 from engine.config.repository import load_repository
 from engine.config.resolve.experiment import resolve
 from engine.experimenter import parse_entry
-
 from tests.config.mini_root import DEFINITIONS, mini_root, write
 
 

@@ -2,8 +2,14 @@ import datetime as dt
 
 import pytest
 
-from engine.config.resolve.templates import (BranchValues, ExperimentView, TemplateContext, TemplateError,
-                                     render_source, render_sql)
+from engine.config.resolve.templates import (
+    BranchValues,
+    ExperimentView,
+    TemplateContext,
+    TemplateError,
+    render_source,
+    render_sql,
+)
 
 VIEW = ExperimentView("norm-slug", "exp-slug", dt.date(2024, 5, 1), dt.date(2024, 6, 1), 14,
                       "control", "fenix", "org.mozilla.firefox", ("control", "treatment"), 5, "client")

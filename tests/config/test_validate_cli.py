@@ -3,7 +3,6 @@ import json
 from click.testing import CliRunner
 
 from engine.cli import main
-
 from tests.config.mini_root import mini_root
 
 BROKEN = '[metrics]\nweekly = [\n  "missing_metric",\n]\n'

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from engine.check.dry_run import human_bytes
 from engine.commands.validate import command
-from engine.config.warehouse import human_bytes
 from engine.synthetic.world import generate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,7 +146,7 @@ class _BrokenWarehouse:
 
 
 def test_a_failing_dry_run_is_a_finding_not_a_crash(root):
-    from engine.config.validate import validate
+    from engine.check.validate import validate
     (root / "experiments" / "broken.toml").write_text(BROKEN)
     report = validate(root, platform="firefox_desktop", backend=_BrokenWarehouse())
     (finding,) = [f for f in report.findings if f.code == "dry-run-failed"]

@@ -11,12 +11,11 @@ import duckdb
 import pytest
 
 from bot.engine_port import dry_run_backend, reanalyse
-from engine.synthetic.world import generate
-
 from bot.reports import MARKER, escape
-from tests.bot.fixtures import fake_github, rsa_key, settings  # noqa: F401  (shared fixtures)
+from engine.synthetic.world import generate
 from tests.bot import payloads
 from tests.bot.fake_github import FakePull
+from tests.bot.fixtures import fake_github, rsa_key, settings  # noqa: F401  (shared fixtures)
 from tests.bot.harness import Bot, experiment_toml, registry_json, seed_repo
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "engine" / "definitions"

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.run.experiment import analyse_experiment
 from engine.backends.duckdb import DuckDBBackend
-from engine.config.validate import resolve_experiment, validate
-from engine.results.export import DirectorySink
+from engine.check.validate import validate
+from engine.config.resolve.platforms import resolve_experiment
 from engine.experimenter import parse_registry
+from engine.results.export import DirectorySink
+from engine.run.experiment import analyse_experiment
 from engine.synthetic.world import generate
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from bot.app import create_pages_app as pages_app
 from tests.results.chromium import Browser
 from tests.results.fixtures import write_export
-from bot.app import create_pages_app as pages_app
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

@@ -12,8 +12,16 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from engine.config.spec import (AnalysisSpec, Branch, DataSource, ExperimentSpec, ExposureSignal,
-                                Metric, Segment, SegmentDataSource)
+from engine.config.spec import (
+    AnalysisSpec,
+    Branch,
+    DataSource,
+    ExperimentSpec,
+    ExposureSignal,
+    Metric,
+    Segment,
+    SegmentDataSource,
+)
 from engine.plan.windows import Timeline, Window
 
 SLUG = "mini-exp"

@@ -5,7 +5,15 @@ import pytest
 
 from engine.config.spec import AnalysisSpec, Branch, DataSource, ExperimentSpec, Metric
 from engine.plan.analysis_plan import plan
-from engine.plan.windows import Timeline, Window, enrollment_period, is_ready, ready_windows, timeline_of, window
+from engine.plan.windows import (
+    Timeline,
+    Window,
+    enrollment_period,
+    is_ready,
+    ready_windows,
+    timeline_of,
+    window,
+)
 
 D = dt.date
 

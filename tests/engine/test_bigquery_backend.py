@@ -1,13 +1,12 @@
 """The BigQuery backend against a local server speaking BigQuery's REST shapes."""
 import pytest
+from fake_bigquery import BYTES, FakeBigQuery
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from engine.backends.base import BackendError
 from engine.backends.bigquery import BigQueryBackend
-
-from fake_bigquery import BYTES, FakeBigQuery
 
 
 @pytest.fixture

@@ -1,13 +1,12 @@
 """Ground truth: per-client tables from SQL on DuckDB equal the Python truth, window by window."""
 import datetime as dt
 
+import minitelemetry as mt
 import pandas as pd
 import pytest
 
 from engine.backends.duckdb import DuckDBBackend
 from engine.run.client_metrics import compute_client_metrics
-
-import minitelemetry as mt
 
 COLUMNS = ["branch", "enrollment_date", "num_enrollment_events", "exposure_date",
            "num_exposure_events", "us_users", "active_hours", "days_of_use", "max_uri"]

@@ -1,13 +1,12 @@
 """Dry runs map binder errors back to the metric / segment / signal and its config line."""
 import dataclasses
 
+import minitelemetry as mt
 import pytest
 
 from engine.backends.duckdb import DuckDBBackend
-from engine.config.dryrun import dry_run_experiment
+from engine.check.dry_run import dry_run_experiment
 from engine.config.spec import DataSource, Metric, Source
-
-import minitelemetry as mt
 
 
 @pytest.fixture(scope="module")

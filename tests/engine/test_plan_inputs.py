@@ -2,12 +2,12 @@
 per-client table, even when the period does not list those inputs."""
 import dataclasses
 
+import minitelemetry as mt
+
 from engine.backends.duckdb import DuckDBBackend
-from engine.run.client_metrics import compute_client_metrics
 from engine.config.spec import Metric, StatisticSpec
 from engine.plan.analysis_plan import metrics_for_basis, plan
-
-import minitelemetry as mt
+from engine.run.client_metrics import compute_client_metrics
 
 HOURS, DAYS, MAX_URI = mt.METRICS
 RATIO = Metric("hours_per_day", None, None, statistics=(StatisticSpec(

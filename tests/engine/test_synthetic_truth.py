@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from engine.backends.duckdb import DuckDBBackend
-from engine.run.client_metrics import compute_client_metrics
-from engine.config.validate import resolve_experiment
+from engine.config.resolve.platforms import resolve_experiment
 from engine.experimenter import parse_registry
+from engine.run.client_metrics import compute_client_metrics
 from engine.synthetic.world import generate
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.config.spec import AnalysisSpec, Branch, DataSource, ExperimentSpec, Metric, Segment
-from engine.config.spec import SegmentDataSource, StatisticSpec
+from engine.config.spec import (
+    AnalysisSpec,
+    Branch,
+    DataSource,
+    ExperimentSpec,
+    Metric,
+    Segment,
+    SegmentDataSource,
+    StatisticSpec,
+)
 from engine.results.export import DirectorySink, export_experiment
 from engine.results.metadata import ErrorRecord, build_metadata, errors_list
 from engine.statistics.records import Labels, StatisticRecord, make_record

@@ -10,10 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from engine.run.experiment import analyse_experiment, check_runnable
 from engine.backends.duckdb import DuckDBBackend
 from engine.config.spec import Metric, StatisticSpec
 from engine.results.export import DirectorySink
+from engine.run.experiment import analyse_experiment, check_runnable
 from tests.engine import minitelemetry as mt
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "results"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 
-from engine.run.experiment import analyse_experiment
 from engine.backends.duckdb import DuckDBBackend
 from engine.results.export import DirectorySink
+from engine.run.experiment import analyse_experiment
 from engine.run.pool import statistics_pool
 from tests.engine import minitelemetry as mt
 from tests.results.test_analysis import make_spec, snapshot, telemetry  # noqa: F401 (fixture)

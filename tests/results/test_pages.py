@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.results.fixtures import write_export
 from bot.app import create_pages_app as pages_app
+from tests.results.fixtures import write_export
 
 
 @pytest.fixture

@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from bot.pages.plots import GOOD, BAD, IntervalRow, Series, interval_plot, line_plot, nice_ticks
+from bot.pages.plots import (
+    BAD,
+    GOOD,
+    IntervalRow,
+    Series,
+    interval_plot,
+    line_plot,
+    nice_ticks,
+)
 
 NS = "{http://www.w3.org/2000/svg}"
 

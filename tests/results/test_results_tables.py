@@ -6,8 +6,17 @@ import math
 import pandas as pd
 import pytest
 
-from engine.results.tables import (RECORD_FIELDS, UPSTREAM_FIELDS, frame_records, normalize_record,
-                            read_period, records_frame, union_table, window_table, write_windows)
+from engine.results.tables import (
+    RECORD_FIELDS,
+    UPSTREAM_FIELDS,
+    frame_records,
+    normalize_record,
+    read_period,
+    records_frame,
+    union_table,
+    window_table,
+    write_windows,
+)
 from tests.results.duck_backend import DuckTables
 from tests.results.fixtures import records
 

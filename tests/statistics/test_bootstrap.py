@@ -4,8 +4,13 @@ import pandas as pd
 import pytest
 
 from engine.statistics import compute
-from engine.statistics.resample import (EXACT_CLIENTS, MAX_LEVELS, N_BINS, branch_rng,
-                                       mean_replicates)
+from engine.statistics.resample import (
+    EXACT_CLIENTS,
+    MAX_LEVELS,
+    N_BINS,
+    branch_rng,
+    mean_replicates,
+)
 
 
 def _frame(rng, sizes, draw):

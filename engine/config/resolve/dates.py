@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.config.load import Document
-from engine.findings import Finding
 from engine.experimenter import RegistryEntry
+from engine.findings import Finding
 
 PLACEHOLDER_START = dt.date(2000, 1, 1)  # offline rendering of {{experiment.start_date_str}}
 PLACEHOLDER_ENROLLMENT_DAYS = 7

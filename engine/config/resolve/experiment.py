@@ -10,19 +10,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from engine.config.load import Document
+from engine.config.repository import Origin, Repository, entry_of
 from engine.config.resolve import sql_syntax
 from engine.config.resolve.dates import experiment_dates
 from engine.config.resolve.entries import fragment_source, strings, table_of
-from engine.config.load import Document
-from engine.config.resolve.parameters import merge_parameters
-from engine.config.resolve.references import did_you_mean, element_line, lookup, outcome_documents
-from engine.config.repository import Origin, Repository, entry_of
 from engine.config.resolve.library import Failed, Resolver, experiment_view
-from engine.config.spec import (PERIOD_ALIASES, PERIODS, AnalysisSpec, ExperimentSpec,
-                                ExposureSignal, Metric, Segment, SegmentDataSource)
+from engine.config.resolve.parameters import merge_parameters
+from engine.config.resolve.references import (
+    did_you_mean,
+    element_line,
+    lookup,
+    outcome_documents,
+)
 from engine.config.resolve.templates import TemplateContext
-from engine.findings import Finding, Severity, has_errors
+from engine.config.spec import (
+    PERIOD_ALIASES,
+    PERIODS,
+    AnalysisSpec,
+    ExperimentSpec,
+    ExposureSignal,
+    Metric,
+    Segment,
+    SegmentDataSource,
+)
 from engine.experimenter import RegistryEntry
+from engine.findings import Finding, Severity, has_errors
 
 OUTCOME_PERIODS = ("weekly", "overall")  # outcome metrics are analysed in these periods
 

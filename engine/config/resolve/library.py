@@ -15,19 +15,34 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from engine.config.load import Document
+from engine.config.repository import Entry, Library, Origin, Repository
 from engine.config.resolve import sql_syntax
 from engine.config.resolve.dates import experiment_dates
-from engine.config.resolve.entries import fragment_source, ratio_targets, statistics_of, strings, table_of
-from engine.config.load import Document
+from engine.config.resolve.entries import (
+    fragment_source,
+    ratio_targets,
+    statistics_of,
+    strings,
+    table_of,
+)
 from engine.config.resolve.merge import WILDCARD, MergedMetrics
-from engine.config.resolve.references import (depends_on_references, hints_enabled, lookup,
-                                      statistic_references)
-from engine.config.repository import Entry, Library, Origin, Repository
+from engine.config.resolve.references import (
+    depends_on_references,
+    hints_enabled,
+    lookup,
+    statistic_references,
+)
+from engine.config.resolve.templates import (
+    ExperimentView,
+    TemplateContext,
+    TemplateError,
+    render_source,
+    render_sql,
+)
 from engine.config.spec import Branch, DataSource, Metric
-from engine.config.resolve.templates import (ExperimentView, TemplateContext, TemplateError,
-                                     render_source, render_sql)
-from engine.findings import Finding, Severity, has_errors
 from engine.experimenter import RegistryEntry
+from engine.findings import Finding, Severity, has_errors
 
 UNITS = {"client_id": "client", "profile_group_id": "profile_group"}
 

@@ -6,9 +6,8 @@ the branches (see templates.BranchValues).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 from collections.abc import Mapping
+from typing import Any, Sequence
 
 from engine.config.repository import Entry
 from engine.config.resolve.templates import BranchValues

@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import difflib
-from collections.abc import Iterator, Mapping
 import functools
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from engine.config.load import Document, KeyPath

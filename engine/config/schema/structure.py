@@ -17,10 +17,10 @@ from typing import Any, Iterable
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from engine.config.schema.hints import close_match, unknown_key_hint
 from engine.config.load import Document, thaw
 from engine.config.schema.build import KINDS, PERIOD_KEYS, cached_schema
 from engine.config.schema.fast import Check, compile_check
+from engine.config.schema.hints import close_match, unknown_key_hint
 from engine.findings import Finding, Severity
 
 

@@ -8,6 +8,7 @@ Unlike upstream, zero_fill really fills: it sees the nulls unless remove_nulls r
 from __future__ import annotations
 
 from types import MappingProxyType
+
 from engine.statistics.plugins import Param, PluginDef
 
 _DECLARATIONS = (

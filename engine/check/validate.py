@@ -1,15 +1,8 @@
 """Validate a config root (or some of its files): structure, references, dates, templates, SQL.
 
-Experiments are resolved against `--platform`, else the registry's platform, else every
-platform that has defaults; a config passes if it resolves on at least one (`resolved_on`).
-Changed outcomes, defaults and definitions are checked by resolving what they define.
-
-Offline, every platform is still tried (not only up to the first that resolves), so
-`resolved_on` is complete: the bot and the corpus verdicts compare it. That stays cheap because
-the findings of only one resolution are reported: the others stop at their first error and skip
-"did you mean" hints; a config that resolves nowhere is resolved again in full to pick the
-platform with the fewest errors. With a backend, the queries of the first platform's spec are
-dry-run too (`engine.config.warehouse`).
+Experiments are resolved where they can run (`engine.config.resolve.platforms`); changed
+outcomes, defaults and definitions are checked by resolving what they define. With a backend,
+the queries of each resolved experiment are dry-run too (`engine.check.dry_run`).
 """
 from __future__ import annotations
 
@@ -19,23 +12,17 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from engine.config.load import Document, load_document
-from engine.config.resolve.parameters import merge_parameters
-from engine.config.resolve.references import hints_enabled
 from engine.config.repository import Repository, load_repository
-from engine.config.resolve.experiment import Resolution, resolve
 from engine.config.resolve.library import base_resolver
+from engine.config.resolve.parameters import merge_parameters
+from engine.config.resolve.platforms import resolve_everywhere
+from engine.config.schema.structure import check_structure
 from engine.config.spec import AnalysisSpec
-from engine.findings import Finding, Severity, has_errors
 from engine.experimenter import Registry
+from engine.findings import Finding, Severity, has_errors
 
 if TYPE_CHECKING:
     from engine.backends.base import Backend
-
-try:  # written in parallel by the schema owner; validation still runs without it
-    from engine.config.schema.structure import check_structure
-except ImportError:  # pragma: no cover - only while the module is absent
-    def check_structure(doc: Document, kind: str) -> list[Finding]:
-        return []
 
 
 _REFERENCE_CODES = frozenset({"unknown-metric", "unknown-data-source", "unknown-segment-data-source"})
@@ -71,41 +58,6 @@ class ValidationReport:
     @property
     def warnings(self) -> int:
         return sum(f.severity is Severity.WARNING for f in self.findings)
-
-
-def resolve_everywhere(doc: Document, repo: Repository, registry: Registry | None,
-                       platform: str | None) -> tuple[tuple[str, ...], tuple[Finding, ...], Resolution | None]:
-    """(platforms it resolves on, findings to report, the first successful resolution)."""
-    slug = Path(doc.path).stem
-    entry = registry.get(slug) if registry else None
-    notes: list[Finding] = []
-    if registry is not None and entry is None:
-        notes.append(Finding(doc.path, 1, None, Severity.WARNING, "not-in-registry",
-                             f"experiment {slug!r} is not in the experiment registry",
-                             "it is validated offline against the platforms with defaults"))
-    chosen = platform or (entry.app_name if entry else None)
-    platforms = (chosen,) if chosen else repo.platforms()
-    many = len(platforms) > 1
-    # With several platforms, first only learn where the config resolves: failing resolutions
-    # stop at their first error and skip "did you mean" hints (a clean one has neither).
-    with hints_enabled(not many):
-        results = [resolve(doc, repo, entry, p, fail_fast=many) for p in platforms]
-        passed = [r for r in results if r.ok]
-        if many and not passed:  # to pick the best platform, count every error on each
-            results = [resolve(doc, repo, entry, p) for p in platforms]
-    if passed:
-        best = passed[0]
-        notes.append(Finding(doc.path, 1, None, Severity.NOTICE, "resolved-on",
-                             f"resolves on {', '.join(r.platform for r in passed)}"))
-    else:
-        best = min(results, key=lambda r: sum(f.is_error for f in r.findings))
-        if many:  # only the reported resolution needs its hints
-            best = resolve(doc, repo, entry, best.platform)
-        if len(platforms) > 1:
-            notes.append(Finding(doc.path, 1, None, Severity.NOTICE, "resolved-on",
-                                 f"resolves on no platform; showing findings for {best.platform}"))
-    return (tuple(r.platform for r in passed), tuple(notes) + best.findings,
-            passed[0] if passed else None)
 
 
 def _check_shared(doc: Document, kind: str, repo: Repository) -> list[Finding]:
@@ -162,7 +114,9 @@ def validate(config_root: Path, paths: Sequence[Path] | None = None, *, registry
             resolved_on, found, resolution = resolve_everywhere(doc, repo, registry, platform)
             spec = resolution.spec if resolution else None
             if backend is not None and spec is not None:
-                from engine.config.warehouse import dry_run_findings  # imports the SQL engine
+                from engine.check.dry_run import (
+                    dry_run_findings,  # imports the SQL engine
+                )
                 found += dry_run_findings(spec, doc, backend)
             experiments[Path(doc.path).stem] = ExperimentResult(Path(doc.path).stem, doc.path,
                                                                 resolved_on, found, spec)
@@ -179,19 +133,3 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
         path = Path(path)
         result += sorted(path.rglob("*.toml")) if path.is_dir() else [path]
     return result
-
-
-def resolve_experiment(config_root: Path, slug: str, *, registry: Registry | None = None,
-                       platform: str | None = None, repository: Repository | None = None):
-    """The AnalysisSpec of one experiment (None if it does not resolve) and the findings."""
-    repo = repository or load_repository(config_root)
-    doc = repo.experiments.get(slug)
-    if doc is None:
-        return None, (Finding(str(config_root), None, None, Severity.ERROR, "unknown-experiment",
-                              f"no config for experiment {slug!r} under {config_root}"),)
-    structure = tuple(check_structure(doc, "experiment")) if doc.ok else doc.findings
-    if not doc.ok:
-        return None, structure
-    _, findings, resolution = resolve_everywhere(doc, repo, registry, platform)
-    spec = resolution.spec if resolution and not has_errors(structure) else None
-    return spec, structure + findings

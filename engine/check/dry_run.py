@@ -1,9 +1,11 @@
-"""Dry-run tier of `jetstream validate`: compile an experiment's queries against a backend.
+"""Dry-run tier of `jetstream validate`: compile an experiment's queries against a warehouse.
 
 The enrollments query is tried first (its failure would mask everything else); then each data
 source's metrics together, and only when that fails each metric alone, so a binder error
 (unknown column, table or function) points at the metric, segment or exposure signal - and its
-config file and line - that caused it. BigQuery dry runs also report the bytes they would read.
+config file and line - that caused it. Findings that no fragment owns (the enrollments query) are
+placed on the experiment config; on BigQuery the dry run's byte estimate becomes a notice. Only
+dry runs touch the warehouse: nothing is read.
 """
 from __future__ import annotations
 
@@ -11,13 +13,14 @@ import dataclasses
 import datetime as dt
 
 from engine.backends.base import Backend, DryRunResult
+from engine.config.load import Document
 from engine.config.spec import AnalysisSpec, Metric, Source
-from engine.findings import Finding, Severity
+from engine.findings import Finding, Severity, has_errors
 from engine.plan.analysis_plan import WindowTask
+from engine.plan.windows import Timeline, timeline_of, window
 from engine.sql.dialect import SqlError, render
 from engine.sql.enrollments import enrollments_query
 from engine.sql.metrics import client_metrics_query
-from engine.plan.windows import Timeline, timeline_of, window
 
 _PROBE_WINDOW = window("weekly", 0)
 
@@ -87,3 +90,41 @@ def estimated_bytes(spec: AnalysisSpec, backend: Backend) -> int | None:
     metrics = tuple(m for ms in spec.metrics.values() for m in ms
                     if m.select_expression is not None and m.data_source is not None)
     return _probe(backend, spec, _timeline(spec), metrics).bytes_processed
+
+
+_ENROLLMENTS = "enrollments query"  # how dry_run_experiment labels the enrollments query
+
+
+def dry_run_findings(spec: AnalysisSpec, doc: Document, backend: Backend) -> tuple[Finding, ...]:
+    """Dry-run findings of one resolved experiment, each on a config line."""
+    try:
+        found = [_placed(f, spec, doc) for f in dry_run_experiment(spec, backend)]
+    except Exception as error:  # noqa: BLE001 - one experiment's dry run never stops the others
+        return (Finding(doc.path, 1, None, Severity.ERROR, "dry-run-failed",
+                        f"the queries could not be dry-run: {type(error).__name__}: {error}"),)
+    if backend.name == "bigquery" and not has_errors(found):
+        size = estimated_bytes(spec, backend)
+        if size is not None:
+            found.append(Finding(doc.path, 1, None, Severity.NOTICE, "dry-run-bytes",
+                                 f"the per-client metrics query of one window reads {human_bytes(size)} "
+                                 f"({size} bytes) on BigQuery", "a dry-run estimate; every window "
+                                 "and analysis basis runs its own query"))
+    return tuple(found)
+
+
+def _placed(finding: Finding, spec: AnalysisSpec, doc: Document) -> Finding:
+    if finding.line is not None or finding.path != doc.path:
+        return finding
+    line = None
+    if spec.experiment.enrollment_query and finding.message.startswith(_ENROLLMENTS):
+        line = doc.line_of(("experiment", "enrollment_query"))
+    return dataclasses.replace(finding, line=line or 1)
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            break
+        value /= 1000
+    return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"

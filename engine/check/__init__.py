@@ -1,0 +1,1 @@
+"""Checks above configuration: validation (structure, resolution, SQL syntax) and warehouse dry runs."""
