@@ -12,11 +12,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
-from engine.config.spec import Branch
-
 # Experimenter application names that differ from our platform (= definitions file) names.
 _APP_ALIASES = {"ios": "firefox_ios", "firefox-ios": "firefox_ios", "firefox-desktop": "firefox_desktop",
                 "desktop": "firefox_desktop", "monitor_web": "monitor_cirrus"}
+
+
+@dataclass(frozen=True)
+class Branch:
+    slug: str
+    ratio: float = 1.0
 
 
 class RegistryError(Exception):

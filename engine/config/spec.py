@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from engine.experimenter import Branch  # the spec's branches are the registry's
+
 PERIODS = (
     "daily",
     "weekly",
@@ -109,12 +111,6 @@ class ExposureSignal:
     friendly_name: str = ""
     description: str = ""
     source: Source | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class Branch:
-    slug: str
-    ratio: float = 1.0
 
 
 @dataclass(frozen=True)
