@@ -39,7 +39,7 @@ spec, _ = resolve_experiment(Path("."), sys.argv[3], registry=registry)
 backend = DuckDBBackend(sys.argv[1], sys.argv[4])
 date = dt.date.fromisoformat(sys.argv[5])
 start = time.perf_counter()
-tables = compute_client_metrics(spec, backend, date, registry.get(sys.argv[3]))
+tables = compute_client_metrics(spec, backend, date)
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "tables": len(tables), "peak_mb": peak,

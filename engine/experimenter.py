@@ -12,6 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from engine.isodate import parse_date
+
 # Experimenter application names that differ from our platform (= definitions file) names.
 _APP_ALIASES = {"ios": "firefox_ios", "firefox-ios": "firefox_ios", "firefox-desktop": "firefox_desktop",
                 "desktop": "firefox_desktop", "monitor_web": "monitor_cirrus"}
@@ -79,7 +81,7 @@ def _date(value: Any) -> dt.date | None:
     if value in (None, ""):
         return None
     try:
-        return dt.date.fromisoformat(str(value)[:10])
+        return parse_date(value)
     except ValueError as error:
         raise RegistryError(f"invalid date {value!r}") from error
 

@@ -41,7 +41,7 @@ def command(slug: str, period: str, index: int, basis: str, dialect: str, config
             if f.is_error:
                 click.echo(f"{f.path}:{f.line or '?'}: {f.code}: {f.message}", err=True)
         raise click.exceptions.Exit(1)
-    timeline = timeline_of(spec.experiment, known.get(slug) if known else None)
+    timeline = timeline_of(spec.experiment)
     if timeline is None:
         raise click.UsageError(f"{slug} has no start date or enrollment period")
     if show_enrollments:

@@ -14,6 +14,7 @@ from typing import Iterable, Mapping
 
 from engine.config.layout import Layout
 from engine.config.load import load_document
+from engine.config.resolve.dates import experiment_dates
 from engine.experimenter import Registry, platform_of
 
 
@@ -45,29 +46,21 @@ class Affected:
     reasons: tuple[str, ...]
 
 
-def _date(value: object) -> dt.date | None:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
-
-
 def experiment_infos(layout: Layout, registry: Registry | None) -> dict[str, ExperimentInfo]:
     """Every experiment config under the root, with the facts the rules need (never raises)."""
     infos = {}
     for path in layout.experiment_paths():
         slug = path.stem
         entry = registry.get(slug) if registry else None
-        table = load_document(path).data.get("experiment", {})
+        doc = load_document(path)
+        table = doc.data.get("experiment", {})
         table = table if isinstance(table, Mapping) else {}
         outcomes = tuple(table.get("outcomes") or ()) or (entry.outcomes if entry else ())
+        dates, _ = experiment_dates(doc, entry)  # the dates resolution gives the spec
         infos[slug] = ExperimentInfo(
             slug=slug,
             platform=platform_of(table.get("app_name")) or (entry.app_name if entry else None),
-            start_date=_date(table.get("start_date")) or (entry.start_date if entry else None),
-            end_date=_date(table.get("end_date")) or (entry.end_date if entry else None),
+            start_date=dates.start_date, end_date=dates.end_date,
             outcomes=tuple(str(o) for o in outcomes),
         )
     return infos

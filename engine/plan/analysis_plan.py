@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 
 from engine.config.spec import ANALYSIS_BASES, AnalysisSpec, Metric
 from engine.plan.windows import Timeline, Window, ready_windows, timeline_of
@@ -80,12 +80,10 @@ def metrics_for_basis(metrics: tuple[Metric, ...], basis: str,
     return tuple(m for m in chosen.values() if m.select_expression is not None and m.data_source)
 
 
-def plan(
-    spec: AnalysisSpec, date: dt.date, registry_entry: Mapping[str, Any] | None = None
-) -> AnalysisPlan:
+def plan(spec: AnalysisSpec, date: dt.date) -> AnalysisPlan:
     """Every window of every configured period that is ready on `date`, for each basis
     (pre-enrollment windows: enrollments basis only)."""
-    timeline = timeline_of(spec.experiment, registry_entry)
+    timeline = timeline_of(spec.experiment)
     tasks: list[WindowTask] = []
     if timeline is not None:
         for period, metrics in spec.metrics.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Iterator
 
 from engine.config.spec import PERIOD_ALIASES, PERIODS, ExperimentSpec
 
@@ -114,33 +114,10 @@ def ready_windows(period: str, timeline: Timeline, date: dt.date) -> tuple[Windo
     return tuple(ready)
 
 
-def enrollment_period(experiment: ExperimentSpec, registry_entry: Any = None) -> int | None:
-    """Enrollment length in days: configured, else the registry's enrollment end date, else the
-    registry's proposed enrollment. `registry_entry`: Experimenter JSON or a RegistryEntry."""
-    if experiment.enrollment_period is not None:
-        return experiment.enrollment_period
-    if not registry_entry:
+def timeline_of(experiment: ExperimentSpec) -> Timeline | None:
+    """The experiment's timeline, or None when start date or enrollment period is unknown.
+    Dates are final in the spec (resolution applied the registry): nothing here reads it."""
+    last = experiment.last_enrollment_date
+    if experiment.start_date is None or last is None:
         return None
-    if not isinstance(registry_entry, Mapping):  # an engine.registry.RegistryEntry
-        return registry_entry.enrollment_period
-    start = experiment.start_date or _date(registry_entry.get("startDate"))
-    enrollment_end = _date(registry_entry.get("enrollmentEndDate"))
-    if start is not None and enrollment_end is not None:
-        return (enrollment_end - start).days + 1
-    proposed = registry_entry.get("proposedEnrollment")
-    return int(proposed) if proposed is not None else None
-
-
-def timeline_of(experiment: ExperimentSpec, registry_entry: Any = None) -> Timeline | None:
-    """The experiment's timeline, or None when start date or enrollment period is unknown."""
-    days = enrollment_period(experiment, registry_entry)
-    if experiment.start_date is None or days is None:
-        return None
-    last = experiment.start_date + dt.timedelta(days=days - 1)
     return Timeline(experiment.start_date, last, experiment.end_date)
-
-
-def _date(value: Any) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])

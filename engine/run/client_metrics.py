@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Callable
 
 from sqlglot import exp
 
@@ -70,7 +70,6 @@ def compute_client_metrics(
     spec: AnalysisSpec,
     backend: Backend,
     date: dt.date,
-    registry_entry: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> list[ClientMetricsTable]:
     """Compute every per-client table that is ready on `date`; returns what was written.
@@ -78,7 +77,7 @@ def compute_client_metrics(
     One query per period and basis computes all its windows into a scratch table
     (`..._<period>_all`, dropped afterwards), which is then split into the per-window tables.
     """
-    analysis_plan = plan(spec, date, registry_entry)
+    analysis_plan = plan(spec, date)
     if not analysis_plan.tasks:
         return []
     total = len(analysis_plan.tasks) + 1

@@ -8,7 +8,6 @@ from engine.plan.analysis_plan import plan
 from engine.plan.windows import (
     Timeline,
     Window,
-    enrollment_period,
     is_ready,
     ready_windows,
     timeline_of,
@@ -88,14 +87,9 @@ def test_preenrollment_ready_when_enrollment_closes():
     )
 
 
-def test_enrollment_period_from_config_then_registry():
-    exp = experiment(period=None)
-    assert enrollment_period(experiment(period=5)) == 5
-    assert enrollment_period(exp, {"enrollmentEndDate": "2024-03-10", "proposedEnrollment": 3}) == 10
-    assert enrollment_period(exp, {"proposedEnrollment": 3}) == 3
-    assert enrollment_period(exp, None) is None
-    assert timeline_of(exp, {"proposedEnrollment": 3}) == Timeline(D(2024, 3, 1), D(2024, 3, 3), D(2024, 4, 1))
-    assert timeline_of(exp) is None
+def test_timeline_from_the_specs_final_dates():
+    assert timeline_of(experiment(period=3)) == Timeline(D(2024, 3, 1), D(2024, 3, 3), D(2024, 4, 1))
+    assert timeline_of(experiment(period=None)) is None
 
 
 def test_plan_crosses_periods_windows_bases():

@@ -25,7 +25,7 @@ def computed(tmp_path_factory):
     assert spec is not None, findings
     date = spec.experiment.last_enrollment_date + dt.timedelta(days=7)
     backend = DuckDBBackend(tmp / "tele.duckdb", tmp / "results.duckdb")
-    tables = compute_client_metrics(spec, backend, date, registry.get(SLUG))
+    tables = compute_client_metrics(spec, backend, date)
     return world, backend, tables
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from engine.config.load import Document
 from engine.experimenter import RegistryEntry
 from engine.findings import Finding
+from engine.isodate import parse_date
 
 PLACEHOLDER_START = dt.date(2000, 1, 1)  # offline rendering of {{experiment.start_date_str}}
 PLACEHOLDER_ENROLLMENT_DAYS = 7
@@ -32,12 +33,8 @@ def _date(doc: Document, key: str, findings: list[Finding]) -> dt.date | None:
     value: Any = doc.data.get("experiment", {}).get(key)
     if value is None:
         return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value))
+        return parse_date(value if isinstance(value, dt.date) else str(value))
     except ValueError:
         findings.append(doc.finding(("experiment", key), "invalid-date",
                                     f"{key} {value!r} is not a date", "write dates as YYYY-MM-DD"))
