@@ -1,5 +1,5 @@
-"""The bot's narrow doors into the engine: validate a config tree, re-analyse one experiment,
-estimate bytes. Handlers receive a `Ports` value, so tests and later wiring swap one function.
+"""The bot's narrow doors into the engine: validate a config tree (findings, specs and byte
+estimates in one pass), re-analyse one experiment. Handlers receive a `Ports` value, so tests and later wiring swap one function.
 """
 from __future__ import annotations
 
@@ -16,10 +16,8 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from bot.config import Settings
 from engine.backends.open import open_backend
-from engine.check.dry_run import estimated_bytes
 from engine.check.validate import validate
-from engine.config.repository import load_repository
-from engine.config.resolve.platforms import resolve_experiment
+from engine.config.spec import AnalysisSpec
 from engine.experimenter import Registry, RegistryError, load_registry
 from engine.findings import Finding
 from engine.results.export import errors_name, metadata_name
@@ -46,11 +44,25 @@ def load_registry_or_none(source: str | None) -> Registry | None:
         return None
 
 
+@dataclass(frozen=True)
+class TreeCheck:
+    """One pass of the engine over a PR's tree: findings, the resolved specs, and (when the
+    queries were dry-run on BigQuery) each experiment's byte estimate."""
+    findings: tuple[Finding, ...]
+    specs: Mapping[str, AnalysisSpec]
+    estimates: Mapping[str, int | None] | None
+
+
 def validate_tree(root: Path, paths: list[Path] | None = None, registry: Registry | None = None,
-                  backend: "Backend | None" = None) -> list[Finding]:
-    """Findings for `paths` (all configs when None) of the config tree at `root`; with a
-    `backend`, each experiment's enrollment and metric queries are dry-run there too."""
-    return list(validate(root, paths, registry=registry, backend=backend).findings)
+                  backend: "Backend | None" = None) -> TreeCheck:
+    """`paths` (all configs when None) of the config tree at `root` validated; with a `backend`,
+    each experiment's enrollment and metric queries are dry-run there in the same pass."""
+    report = validate(root, paths, registry=registry, backend=backend)
+    experiments = report.experiments.values()
+    estimates = ({r.slug: r.bytes_estimate for r in experiments}
+                 if backend is not None and backend.name == "bigquery" else None)
+    return TreeCheck(report.findings, {r.slug: r.spec for r in experiments if r.spec is not None},
+                     estimates)
 
 
 def dry_run_backend(settings: Settings) -> "Backend | None":
@@ -132,34 +144,9 @@ def reanalyse(slug: str, *, config_root: Path, date: dt.date, settings: Settings
     return ReanalysisOutcome("failed", tail[0][:300])
 
 
-def estimate_bytes(root: Path, slugs: list[str], *, registry: Registry | None,
-                   settings: Settings) -> Mapping[str, int | None] | None:
-    """slug -> BigQuery's dry-run byte estimate of one window's per-client query (None where the
-    experiment does not resolve or the dry run fails); None when BigQuery is not configured.
-
-    Only ever called for same-repository PRs: fork content never reaches SQL.
-    """
-    if not settings.bigquery_project or not slugs:
-        return None
-    estimates: dict[str, int | None] = {}
-    backend = repository = None
-    for slug in slugs:
-        try:
-            if backend is None:  # inside the try: missing credentials cost the estimate only
-                backend = open_backend("bigquery", None, settings.bigquery_project, settings.bigquery_dataset)
-                repository = load_repository(root)
-            spec, _ = resolve_experiment(root, slug, registry=registry, repository=repository)
-            estimates[slug] = estimated_bytes(spec, backend) if spec is not None else None
-        except Exception:  # noqa: BLE001 - an estimate is advice; the validation goes on without it
-            log.warning("no byte estimate for %s", slug, exc_info=True)
-            estimates[slug] = None
-    return estimates
-
-
 @dataclass(frozen=True)
 class Ports:
-    validate: Callable[..., list[Finding]] = validate_tree
+    validate: Callable[..., TreeCheck] = validate_tree
     reanalyse: Callable[..., ReanalysisOutcome] = reanalyse
-    estimate_bytes: Callable[..., Mapping[str, int | None] | None] = estimate_bytes
     dry_run_backend: Callable[[Settings], "Backend | None"] = dry_run_backend
     load_registry: Callable[[str | None], Registry | None] = load_registry_or_none

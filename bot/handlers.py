@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from bot import reports
 from bot.config import Settings
-from bot.engine_port import Ports
+from bot.engine_port import Ports, TreeCheck
 from bot.github import WRITE_PERMISSIONS, CheckOutput, GitHubApp, PullInfo, RepoClient
 from bot.jobs.model import Job
 from bot.jobs.queue import JobQueue
@@ -37,8 +37,6 @@ from engine.plan.affected import (
 )
 
 log = logging.getLogger(__name__)
-# BigQuery's per-experiment byte notice of a dry run: the plan shows the same estimate already
-_BYTES_NOTICE = "dry-run-bytes"
 
 HELP = ("Commands (write access required): `/jetstream validate` re-validates this pull request; "
         "`/jetstream rerun <slug>` or `/jetstream rerun affected` re-analyses after merge; "
@@ -82,10 +80,10 @@ def _plan(root: Path, changes: list[Change], ctx: BotContext) -> tuple[list[Affe
 
 
 def _check(root: Path, paths: list[Path], registry: Any, pull: PullInfo,
-           ctx: BotContext) -> tuple[list[Finding], str | None]:
-    """Findings of `paths` and how their SQL was checked (a line for the comment, or None when no
-    warehouse is configured). Same-repository PRs only have their queries dry-run: fork content
-    is data we never send to the warehouse, not even as a dry run."""
+           ctx: BotContext) -> tuple[TreeCheck, str | None]:
+    """`paths` checked in one engine pass, and how their SQL was checked (a line for the comment,
+    or None when no warehouse is configured). Same-repository PRs only have their queries
+    dry-run: fork content is data we never send to the warehouse, not even as a dry run."""
     backend, note = None, None
     if not pull.fork:
         try:
@@ -94,13 +92,12 @@ def _check(root: Path, paths: list[Path], registry: Any, pull: PullInfo,
             log.warning("SQL dry run unavailable: %s: %s", type(error).__name__, error)
             note = f"SQL dry run unavailable ({type(error).__name__}): structural checks only."
     try:
-        findings = ctx.ports.validate(root, paths, registry=registry, backend=backend)
+        checked = ctx.ports.validate(root, paths, registry=registry, backend=backend)
     finally:
         getattr(backend, "close", lambda: None)()
     if backend is None:
-        return findings, note
-    return ([f for f in findings if f.code != _BYTES_NOTICE],
-            f"Enrollment and metric queries dry-run on {backend.name}.")
+        return checked, note
+    return checked, f"Enrollment and metric queries dry-run on {backend.name}."
 
 
 def validate(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
@@ -114,7 +111,7 @@ def validate(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jetstream-pr-") as temp:
         root = Path(temp)
         materialise(client, sha, root, ctx.settings.work_dir / "blobs")
-        sql_note = None
+        sql_note, estimates = None, None
         try:
             plan, layout, registry = _plan(root, config_changes, ctx)
         except LayoutError as error:
@@ -123,10 +120,12 @@ def validate(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
         else:
             paths = {root / c.path for c in config_changes if c.status != "removed"}
             paths |= {p for p in layout.experiment_paths() if p.stem in {a.slug for a in plan}}
-            findings, sql_note = _check(root, sorted(paths), registry, pull, ctx) if paths else ([], None)
-        # Fork content is data we never send to the warehouse, not even as a dry run.
-        estimates = None if pull.fork or not plan else ctx.ports.estimate_bytes(
-            root, [a.slug for a in plan], registry=registry, settings=ctx.settings)
+            findings = []
+            if paths:
+                checked, sql_note = _check(root, sorted(paths), registry, pull, ctx)
+                findings = list(checked.findings)
+                if checked.estimates is not None and plan:
+                    estimates = {a.slug: checked.estimates.get(a.slug) for a in plan}
     errors = any(f.is_error for f in findings)
     if config_changes:
         body = reports.validation_comment(sha, findings, plan, estimates, structural_only=pull.fork,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from dataclasses import dataclass
 
 from engine.backends.base import Backend, DryRunResult
 from engine.config.load import Document
@@ -95,21 +96,32 @@ def estimated_bytes(spec: AnalysisSpec, backend: Backend) -> int | None:
 _ENROLLMENTS = "enrollments query"  # how dry_run_experiment labels the enrollments query
 
 
-def dry_run_findings(spec: AnalysisSpec, doc: Document, backend: Backend) -> tuple[Finding, ...]:
-    """Dry-run findings of one resolved experiment, each on a config line."""
+@dataclass(frozen=True)
+class DryRun:
+    """One resolved experiment's dry run: findings on config lines, and BigQuery's byte
+    estimate (None on DuckDB, or when the queries do not compile)."""
+    findings: tuple[Finding, ...]
+    bytes_estimate: int | None = None
+
+
+def dry_run(spec: AnalysisSpec, doc: Document, backend: Backend) -> DryRun:
     try:
-        found = [_placed(f, spec, doc) for f in dry_run_experiment(spec, backend)]
+        found = tuple(_placed(f, spec, doc) for f in dry_run_experiment(spec, backend))
     except Exception as error:  # noqa: BLE001 - one experiment's dry run never stops the others
-        return (Finding(doc.path, 1, None, Severity.ERROR, "dry-run-failed",
-                        f"the queries could not be dry-run: {type(error).__name__}: {error}"),)
+        return DryRun((Finding(doc.path, 1, None, Severity.ERROR, "dry-run-failed",
+                               f"the queries could not be dry-run: {type(error).__name__}: {error}"),))
+    size = None
     if backend.name == "bigquery" and not has_errors(found):
         size = estimated_bytes(spec, backend)
-        if size is not None:
-            found.append(Finding(doc.path, 1, None, Severity.NOTICE, "dry-run-bytes",
-                                 f"the per-client metrics query of one window reads {human_bytes(size)} "
-                                 f"({size} bytes) on BigQuery", "a dry-run estimate; every window "
-                                 "and analysis basis runs its own query"))
-    return tuple(found)
+    return DryRun(found, size)
+
+
+def bytes_notice(path: str, size: int) -> Finding:
+    """The byte estimate as a notice on the experiment config (the CLI's way of showing it)."""
+    return Finding(path, 1, None, Severity.NOTICE, "dry-run-bytes",
+                   f"the per-client metrics query of one window reads {human_bytes(size)} "
+                   f"({size} bytes) on BigQuery",
+                   "a dry-run estimate; every window and analysis basis runs its own query")
 
 
 def _placed(finding: Finding, spec: AnalysisSpec, doc: Document) -> Finding:

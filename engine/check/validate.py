@@ -35,6 +35,7 @@ class ExperimentResult:
     resolved_on: tuple[str, ...]
     findings: tuple[Finding, ...]
     spec: AnalysisSpec | None = field(default=None, compare=False, repr=False)  # first platform's
+    bytes_estimate: int | None = None  # BigQuery's dry-run estimate of one window's query
 
     @property
     def ok(self) -> bool:
@@ -113,13 +114,13 @@ def validate(config_root: Path, paths: Sequence[Path] | None = None, *, registry
         if kind == "experiment":
             resolved_on, found, resolution = resolve_everywhere(doc, repo, registry, platform)
             spec = resolution.spec if resolution else None
+            size = None
             if backend is not None and spec is not None:
-                from engine.check.dry_run import (
-                    dry_run_findings,  # imports the SQL engine
-                )
-                found += dry_run_findings(spec, doc, backend)
+                from engine.check.dry_run import dry_run  # imports the SQL engine
+                checked = dry_run(spec, doc, backend)
+                found, size = found + checked.findings, checked.bytes_estimate
             experiments[Path(doc.path).stem] = ExperimentResult(Path(doc.path).stem, doc.path,
-                                                                resolved_on, found, spec)
+                                                                resolved_on, found, spec, size)
             findings += found
         elif kind in ("outcome", "defaults", "definitions"):
             findings += _check_shared(doc, kind, repo)

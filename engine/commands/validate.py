@@ -54,7 +54,12 @@ def command(paths: tuple[Path, ...], config_root: Path, registry_source: str | N
             backend.close()
     if platform and report.experiments and platform not in _known_platforms(config_root):
         raise click.UsageError(f"unknown platform {platform!r}")
-    output = render(report.findings, fmt)
+    findings = report.findings
+    if backend is not None:
+        from engine.check.dry_run import bytes_notice
+        findings += tuple(bytes_notice(r.path, r.bytes_estimate) for r in report.experiments.values()
+                          if r.bytes_estimate is not None)
+    output = render(sorted(findings, key=lambda f: (f.path, f.line or 0, f.column or 0, f.code)), fmt)
     if output:
         click.echo(output)
     if fmt == "text":

@@ -183,8 +183,3 @@ def read_period_frame(backend: TableBackend, slug: str, period: str) -> pd.DataF
         return records_frame([])
     return _as_frame(backend.query(_select_all(name)))
 
-
-def read_period(backend: TableBackend, slug: str, period: str) -> list[dict[str, Any]]:
-    """All records of a period from its union table (empty when nothing was written yet)."""
-    frame = read_period_frame(backend, slug, period)
-    return frame_records(frame) if len(frame) else []

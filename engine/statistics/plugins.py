@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
 
-JSON_TYPES = ("number", "integer", "boolean", "string", "array", "object")
-
 
 @dataclass(frozen=True)
 class Param:

@@ -5,8 +5,6 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-COMPARISONS = (None, "difference", "relative_uplift")
-
 # Explicit states of degenerate data; "ok" means the numbers are meaningful.
 OK = "ok"
 EMPTY_BRANCH = "empty_branch"        # no client in the branch

@@ -6,11 +6,12 @@ from dataclasses import replace
 
 import pytest
 
-from bot.engine_port import estimate_bytes
+from bot.engine_port import dry_run_backend, validate_tree
 from bot.reports import MARKER
+from engine.experimenter import parse_registry
 from tests.bot import payloads
 from tests.bot.fake_github import FakePull
-from tests.bot.harness import Bot, experiment_toml, registry_json, seed_repo
+from tests.bot.harness import Bot, base_files, experiment_toml, registry_json, seed_repo
 from tests.engine.fake_bigquery import (
     FakeBigQuery,  # answers every dry run with 123,456,789 bytes
 )
@@ -62,11 +63,19 @@ def test_plan_shows_dry_run_bytes_per_experiment_and_forks_never_reach_bigquery(
         bot.close()
 
 
-def test_estimates_need_a_configured_project_and_survive_unresolvable_configs(settings, tmp_path, bigquery):
+def test_one_pass_gives_findings_specs_and_estimates(settings, tmp_path, bigquery):
+    for name, content in base_files().items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(content)
     (tmp_path / "experiments").mkdir()
-    assert estimate_bytes(tmp_path, ["alpha"], registry=None, settings=settings) is None
-    assert bigquery.requests == []
-    (tmp_path / "experiments" / "alpha.toml").write_text("[experiment\n")  # does not parse
-    estimates = estimate_bytes(tmp_path, ["alpha", "missing"], registry=None,
-                               settings=replace(settings, bigquery_project="proj"))
-    assert estimates == {"alpha": None, "missing": None}
+    (tmp_path / "experiments" / "alpha.toml").write_text(experiment_toml())
+    (tmp_path / "experiments" / "bravo.toml").write_text("[experiment\n")  # does not parse
+    assert dry_run_backend(settings) is None  # no warehouse configured: nothing is dry-run
+    registry = parse_registry(registry_json({"alpha": ("fenix", "2024-03-01", None)}))
+    offline = validate_tree(tmp_path, None, registry=registry, backend=None)
+    assert offline.estimates is None and bigquery.requests == []
+    backend = dry_run_backend(replace(settings, bigquery_project="proj"))
+    checked = validate_tree(tmp_path, None, registry=registry, backend=backend)
+    assert checked.estimates == {"alpha": 123_456_789}  # bravo never resolved: no estimate
+    assert set(checked.specs) == {"alpha"} and any(f.path.endswith("bravo.toml") for f in checked.findings)
+    assert "dry-run-bytes" not in {f.code for f in checked.findings}  # the estimate is data, not a finding

@@ -11,7 +11,7 @@ from engine.results.tables import (
     UPSTREAM_FIELDS,
     frame_records,
     normalize_record,
-    read_period,
+    read_period_frame,
     records_frame,
     union_table,
     window_table,
@@ -25,6 +25,10 @@ from tests.results.fixtures import records
 def backend(tmp_path):
     return DuckTables(tmp_path / "results.duckdb")
 
+
+
+def read_period(backend, slug, period):
+    return frame_records(read_period_frame(backend, slug, period))
 
 def test_table_names_follow_upstream():
     assert window_table("my-exp.v2", "weekly", 3) == "statistics_my_exp_v2_weekly_3"
