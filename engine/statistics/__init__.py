@@ -11,8 +11,8 @@ analysis_basis="enrollments", window_index="1", branches=None, analysis_period_d
     merged over the declared defaults (unknown keys raise ValueError, as does an unknown
     name: both are config errors the validator reports first). Pre-treatments are applied by
     the caller with `engine.pretreatments.apply`; compute only applies drop_highest, which
-    (as upstream) clips each branch at its (1 - drop_highest) quantile; `clip_influence`
-    (default true) widens intervals for that threshold's own randomness, false = upstream.
+    clips every branch at one threshold, the (1 - drop_highest) quantile of the metric over
+    all branches together (clipping.py).
     Degenerate data never raises: the record's `state` says what is wrong ("empty_branch",
     "all_null", "single_client", "zero_variance", "zero_reference", "not_applicable").
     Same seed -> identical numbers; each branch is resampled once and reused for every

@@ -1,13 +1,14 @@
 """population_ratio: sum(numerator) / sum(denominator) per branch, Bayesian-bootstrapped.
 
 Each client's (numerator, denominator) pair is resampled jointly, so replicates are ratios of
-weighted means; drop_highest drops the clients above the numerator's quantile.
+weighted means. drop_highest clips (winsorises) the numerator at its quantile pooled over the
+branches (clipping.py); no client is dropped and the denominator is left as it is.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from engine.statistics.bootstrap import clip_highest
+from engine.statistics.clipping import clip, fraction, pooled_threshold
 from engine.statistics.context import Context
 from engine.statistics.intervals import Estimate, Options, replicate_records
 from engine.statistics.records import (
@@ -24,14 +25,13 @@ from engine.statistics.resample import branch_rng, mean_replicates
 def population_ratio(ctx: Context) -> list[StatisticRecord]:
     num_name, den_name = ctx.params.get("numerator"), ctx.params.get("denominator")
     num_all, den_all = ctx.column(num_name), ctx.column(den_name)
-    drop = float(ctx.params.get("drop_highest") or 0)
-    influence = bool(ctx.params.get("clip_influence", False))
+    threshold = pooled_threshold(num_all, fraction(ctx.params))
     estimates = {}
     for b in ctx.branches:
         rows = ctx.rows(b)
         num, den = num_all[rows], den_all[rows]
         keep = np.isfinite(num) & np.isfinite(den)
-        estimates[b] = _estimate(ctx, b, clip_highest(num[keep], drop, influence), den[keep],
+        estimates[b] = _estimate(ctx, b, clip(num[keep], threshold), den[keep],
                                  int(np.count_nonzero(rows)))
     return replicate_records(ctx.labels, estimates, ctx.reference_branch,
                              Options.from_params(ctx.params))

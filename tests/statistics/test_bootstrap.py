@@ -32,11 +32,12 @@ def test_same_seed_same_numbers_other_seed_other_numbers():
 
 
 def test_branch_replicates_do_not_depend_on_other_branches():
-    """Replicates are per branch (drawn once): adding a branch leaves the others' numbers."""
+    """Replicates are per branch (drawn once): adding a branch leaves the others' numbers
+    (without clipping: drop_highest's threshold is pooled over the branches by design)."""
     rng = np.random.default_rng(1)
     two = _frame(rng, {"control": 800, "treatment": 800}, _lognormal)
     three = pd.concat([two, pd.DataFrame({"branch": "extra", "m": rng.lognormal(size=800)})])
-    params = {"num_samples": 1000}
+    params = {"num_samples": 1000, "drop_highest": 0}
     small = {(r.branch, r.comparison): r
              for r in compute("bootstrap_mean", two, "m", "control", params)}
     big = {(r.branch, r.comparison): r
@@ -102,13 +103,25 @@ def test_few_distinct_values_use_the_exact_histogram(draw):
     assert reps.std() == pytest.approx(expected_sd, rel=0.06)
 
 
-def test_drop_highest_clips_at_the_branch_quantile_as_upstream():
-    x = np.arange(1000, dtype=float)
-    df = pd.DataFrame({"branch": "control", "m": x})
-    [rec] = compute("bootstrap_mean", df, "m", "control", {"drop_highest": 0.1})
-    assert rec.point == pytest.approx(np.minimum(x, np.quantile(x, 0.9)).mean())
-    assert rec.n == len(x)
-    assert rec.lower < rec.point < rec.upper
+def test_drop_highest_clips_every_branch_at_the_pooled_quantile():
+    rng = np.random.default_rng(12)
+    x = rng.lognormal(0, 1, 1000)
+    df = pd.DataFrame({"branch": np.repeat(["control", "treatment"], [600, 400]), "m": x})
+    df.loc[df.branch == "treatment", "m"] *= 3  # its own 0.9 quantile is far above control's
+    threshold = np.quantile(df.m, 0.9)
+    recs = compute("bootstrap_mean", df, "m", "control", {"drop_highest": 0.1})
+    for branch, group in df.groupby("branch"):
+        [rec] = [r for r in recs if r.branch == branch and r.comparison is None]
+        assert rec.point == pytest.approx(np.minimum(group.m, threshold).mean())
+        assert rec.n == len(group)
+        assert rec.lower < rec.point < rec.upper
+
+
+def test_integer_data_are_clipped_at_an_integer_threshold():
+    df = pd.DataFrame({"branch": "control", "m": np.arange(10, dtype=float)})
+    [rec] = compute("bootstrap_mean", df, "m", "control", {"drop_highest": 0.15})
+    # numpy's 0.85 quantile of 0..9 is 7.65: rounded up to 8, as upstream's linear model does
+    assert rec.point == pytest.approx(np.minimum(np.arange(10), 8).mean())
 
 
 def test_planted_effect_is_found_and_comparisons_share_replicates():
