@@ -1,11 +1,20 @@
 """linear_model_mean: branch means by OLS, optionally adjusted for a pre-enrollment covariate.
 
-Model: y = alpha_branch + beta * (x - mean(x)) + e with homoskedastic errors, solved in closed
-form from per-branch sufficient statistics (no design matrix): beta is the pooled within-branch
-slope, alpha_g = ybar_g - beta (xbar_g - xbar) and
-Cov(alpha_g, alpha_h) = s^2 (1[g=h] / n_g + (xbar_g - xbar)(xbar_h - xbar) / Sxx).
-Without covariate beta = 0 and the means are the branch averages with a pooled variance.
-The covariate is the column f"{metric}__pre"; its nulls are imputed by its mean.
+Model: y = alpha_branch + beta * (x - mean(x)) + e, solved in closed form from per-branch
+sums: beta is the pooled within-branch slope and alpha_g = ybar_g - beta (xbar_g - xbar).
+Without covariate beta = 0 and alpha_g is the branch average.
+
+Errors are heteroskedasticity-robust (HC2 sandwich, (X'X)^-1 X' diag(e_i^2 / (1 - h_ii)) X
+(X'X)^-1, on the (branches + 1)-column design), not upstream's homoskedastic OLS error, which
+pools one residual variance over branches: with branches of unequal variance and size it
+covers the small noisy branch's mean 63 % of the time. Without covariate HC2 is exactly the
+per-branch variance s_g^2 / n_g (Welch). Per-branch intervals use t with n_g - 1 degrees of
+freedom, comparisons t with Welch-Satterthwaite degrees of freedom.
+
+The covariate is the column f"{metric}__pre". Its nulls and non-finite values are imputed by
+its finite mean (the records' reason counts them); a configured covariate whose column is
+missing gives state "not_applicable". drop_highest clips y and the covariate, each at its
+quantile pooled over the branches, as upstream (clipping.py).
 """
 from __future__ import annotations
 
@@ -14,10 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.statistics.bootstrap import clip_highest
+from engine.statistics.clipping import clip, fraction, pooled_threshold
 from engine.statistics.context import BranchValues, Context, branch_values
 from engine.statistics.intervals import Options, normal_interval
 from engine.statistics.records import (
+    NOT_APPLICABLE,
+    OK,
     ZERO_REFERENCE,
     StatisticRecord,
     joined_reason,
@@ -33,56 +44,97 @@ class Fit:
     means: dict[str, float]
     cov: dict[tuple[str, str], float]
     n: dict[str, int]
-    df: int
 
 
 def _branch_data(ctx: Context, adjust: bool) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
-                                                      dict[str, BranchValues]]:
-    """Per-branch (y, x) used by the fit, and each branch's state (on y, nulls dropped)."""
+                                                      dict[str, BranchValues], str]:
+    """Per-branch (y, x) used by the fit, each branch's state (on y, nulls dropped) and a note
+    on imputed covariate values."""
+    drop = fraction(ctx.params)
     y_all = ctx.column()
-    x_all = ctx.column(ctx.metric + COVARIATE_SUFFIX) if adjust else np.zeros_like(y_all)
-    x_fill = float(np.nanmean(x_all)) if adjust and np.isfinite(x_all).any() else 0.0
-    drop = float(ctx.params.get("drop_highest") or 0)
-    influence = bool(ctx.params.get("clip_influence", False))
+    y_all = clip(y_all, pooled_threshold(y_all, drop))
+    note = ""
+    if adjust:
+        x_all = ctx.column(ctx.metric + COVARIATE_SUFFIX)
+        finite = np.isfinite(x_all)
+        x_fill = float(x_all[finite].mean()) if finite.any() else 0.0
+        bad = int(np.count_nonzero(~finite & np.isfinite(y_all)))
+        if bad:
+            note = (f"{bad} covariate value(s) null or not finite: imputed by the covariate "
+                    "mean")
+        x_all = clip(np.where(finite, x_all, x_fill), pooled_threshold(x_all, drop))
+    else:
+        x_all = np.zeros_like(y_all)
     out, states = {}, {}
     for b in ctx.branches:
         rows = ctx.rows(b)
-        y, x = y_all[rows], np.nan_to_num(x_all[rows], nan=x_fill)
+        y, x = y_all[rows], x_all[rows]
         states[b] = branch_values(b, y)
         keep = np.isfinite(y)
-        out[b] = (clip_highest(y[keep], drop, influence), x[keep])
-    return out, states
+        out[b] = (y[keep], x[keep])
+    return out, states, note
 
 
 def fit(groups: dict[str, tuple[np.ndarray, np.ndarray]], adjust: bool) -> Fit | None:
     live = {b: (y, x) for b, (y, x) in groups.items() if len(y)}
     if not live:
         return None
-    n = {b: len(y) for b, (y, _) in live.items()}
-    ybar = {b: float(y.mean()) for b, (y, _) in live.items()}
-    xbar_g = {b: float(x.mean()) for b, (_, x) in live.items()}
-    total = sum(n.values())
-    xbar = sum(xbar_g[b] * n[b] for b in live) / total
-    syy = sum(float(((y - ybar[b]) ** 2).sum()) for b, (y, _) in live.items())
-    sxx = sum(float(((x - xbar_g[b]) ** 2).sum()) for b, (_, x) in live.items())
-    sxy = sum(float(((x - xbar_g[b]) * (y - ybar[b])).sum()) for b, (y, x) in live.items())
-    slope = adjust and sxx > 0
-    beta = sxy / sxx if slope else 0.0
-    df = total - len(live) - (1 if slope else 0)
-    ssr = max(syy - beta * sxy, 0.0)
-    s2 = ssr / df if df > 0 else float("nan")
-    lever = {b: (xbar_g[b] - xbar) for b in live}
-    cov = {(g, h): s2 * ((1.0 / n[g] if g == h else 0.0)
-                         + (lever[g] * lever[h] / sxx if slope else 0.0))
-           for g in live for h in live}
-    means = {b: ybar[b] - beta * lever[b] for b in live}
-    return Fit(means, cov, n, df)
+    names = list(live)
+    n = np.array([len(y) for y, _ in live.values()], dtype=float)
+    xbar = sum(float(x.sum()) for _, x in live.values()) / n.sum()
+    z = {b: x - xbar for b, (_, x) in live.items()}
+    zbar = np.array([float(z[b].mean()) for b in names])
+    szz = sum(float(((z[b] - zbar[i]) ** 2).sum()) for i, b in enumerate(names))
+    slope = bool(adjust and szz > 0)
+    beta = (sum(float(((z[b] - zbar[i]) * live[b][0]).sum()) for i, b in enumerate(names)) / szz
+            if slope else 0.0)
+    ybar = np.array([float(y.mean()) for y, _ in live.values()])
+    alpha = ybar - beta * zbar
+    g = len(names)
+    p = g + (1 if slope else 0)
+    xtx = np.zeros((p, p))
+    xtx[range(g), range(g)] = n
+    if slope:
+        xtx[:g, g] = xtx[g, :g] = n * zbar
+        xtx[g, g] = sum(float((zb ** 2).sum()) for zb in z.values())
+    bread = np.linalg.pinv(xtx)
+    meat = np.zeros((p, p))
+    for i, b in enumerate(names):
+        y, zb = live[b][0], z[b]
+        resid2 = (y - alpha[i] - beta * zb) ** 2
+        lever = bread[i, i] + (2 * bread[i, g] * zb + bread[g, g] * zb ** 2 if slope else 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where(lever < 1, resid2 / (1 - lever), resid2)
+        meat[i, i] = float(w.sum())
+        if slope:
+            meat[i, g] = meat[g, i] = float((w * zb).sum())
+            meat[g, g] += float((w * zb ** 2).sum())
+    sandwich = bread @ meat @ bread
+    cov = {(a, c): float(sandwich[i, j]) for i, a in enumerate(names)
+           for j, c in enumerate(names)}
+    return Fit(dict(zip(names, alpha.tolist())), cov,
+               {b: int(k) for b, k in zip(names, n)})
+
+
+def _welch_df(parts: list[tuple[float, int]]) -> float:
+    """Welch-Satterthwaite degrees of freedom of a sum of variances (variance, clients)."""
+    num = sum(v for v, _ in parts) ** 2
+    den = sum(v * v / (k - 1) for v, k in parts if k > 1)
+    return num / den if den > 0 else float("nan")
 
 
 def linear_model_mean(ctx: Context) -> list[StatisticRecord]:
     opts = Options.from_params(ctx.params)
     adjust = bool(ctx.params.get("covariate_adjustment"))
-    groups, states = _branch_data(ctx, adjust)
+    covariate = ctx.metric + COVARIATE_SUFFIX
+    if adjust and covariate not in ctx.data.columns:
+        reason = f"covariate_adjustment is set but the frame has no column {covariate!r}"
+        return [make_record(ctx.labels, b, point=None, comparison=kind,
+                            comparison_to_branch=None if kind is None else ctx.reference_branch,
+                            ci_width=opts.ci, n=0, state=NOT_APPLICABLE, reason=reason)
+                for b in ctx.branches for kind in (None, "difference", "relative_uplift")
+                if kind is None or b != ctx.reference_branch]
+    groups, states, note = _branch_data(ctx, adjust)
     model = fit(groups, adjust)
     records = []
     for b, bv in states.items():
@@ -90,12 +142,19 @@ def linear_model_mean(ctx: Context) -> list[StatisticRecord]:
             records.append(make_record(ctx.labels, b, point=None, ci_width=opts.ci, n=0,
                                        state=bv.state, reason=bv.reason))
             continue
-        records.append(_record(ctx, b, None, model.means[b], model.cov[b, b], model.n[b],
-                               model.df, opts, bv.state, bv.reason))
-    ref = ctx.reference_branch
+        var = model.cov[b, b]
+        records.append(_record(ctx, b, None, model.means[b], var, model.n[b],
+                               model.n[b] - 1, opts, bv.state, joined_reason(bv.reason, note)))
+    records += _comparisons(ctx, model, states, note, opts)
+    return records
+
+
+def _comparisons(ctx: Context, model: Fit | None, states: dict[str, BranchValues], note: str,
+                 opts: Options) -> list[StatisticRecord]:
+    ref, records = ctx.reference_branch, []
     for b in ctx.others:
         state = worse_state(states[b].state, states[ref].state)
-        reason = joined_reason(states[b].reason, states[ref].reason)
+        reason = joined_reason(states[b].reason, states[ref].reason, note)
         if model is None or b not in model.means or ref not in model.means:
             records += [make_record(ctx.labels, b, point=None, comparison=kind,
                                     comparison_to_branch=ref, ci_width=opts.ci, n=0,
@@ -105,7 +164,8 @@ def linear_model_mean(ctx: Context) -> list[StatisticRecord]:
         t, r = model.means[b], model.means[ref]
         vt, vr, c = model.cov[b, b], model.cov[ref, ref], model.cov[b, ref]
         n = model.n[b] + model.n[ref]
-        records.append(_record(ctx, b, "difference", t - r, vt + vr - 2 * c, n, model.df,
+        df = _welch_df([(vt, model.n[b]), (vr, model.n[ref])])
+        records.append(_record(ctx, b, "difference", t - r, vt + vr - 2 * c, n, df,
                                opts, state, reason))
         if r == 0:
             records.append(make_record(ctx.labels, b, point=None, comparison="relative_uplift",
@@ -113,16 +173,18 @@ def linear_model_mean(ctx: Context) -> list[StatisticRecord]:
                                        state=ZERO_REFERENCE, reason="the reference mean is 0"))
             continue
         var_rel = vt / r ** 2 + t ** 2 * vr / r ** 4 - 2 * t * c / r ** 3
-        records.append(_record(ctx, b, "relative_uplift", t / r - 1, var_rel, n, model.df,
+        records.append(_record(ctx, b, "relative_uplift", t / r - 1, var_rel, n, df,
                                opts, state, reason))
     return records
 
 
 def _record(ctx: Context, branch: str, comparison: str | None, point: float, var: float, n: int,
-            df: int, opts: Options, state: str, reason: str = "") -> StatisticRecord:
+            df: float, opts: Options, state: str, reason: str = "") -> StatisticRecord:
     lo = hi = p = None
-    if df > 0 and math.isfinite(var):
+    if df > 0 and math.isfinite(var) and math.isfinite(point):
         lo, hi, p = normal_interval(point, math.sqrt(max(var, 0.0)), opts, n, df=df)
+    elif state == OK:  # never "ok" without numbers
+        state, reason = NOT_APPLICABLE, joined_reason(reason, "no finite standard error")
     return make_record(ctx.labels, branch, point=point, lower=lo, upper=hi,
                        p_value=p if comparison else None, comparison=comparison,
                        comparison_to_branch=ctx.reference_branch if comparison else None,

@@ -36,38 +36,53 @@ def test_binomial_matches_beta_quantiles(ci):
         assert rec.ci_width == ci
 
 
-def _numpy_ols(df, covariate):
+def _numpy_hc2(df, covariate):
+    """OLS on the full design matrix with the HC2 sandwich, straight from the textbook."""
     names = ["control", "treatment", "other"]
-    dummies = np.column_stack([(df.branch == b).to_numpy(float) for b in names])
-    x = dummies
+    x = np.column_stack([(df.branch == b).to_numpy(float) for b in names])
     if covariate:
-        x = np.column_stack([dummies, df.y__pre - df.y__pre.mean()])
-    beta, *_ = np.linalg.lstsq(x, df.y.to_numpy(), rcond=None)
-    resid = df.y.to_numpy() - x @ beta
-    dof = len(df) - x.shape[1]
-    cov = resid @ resid / dof * np.linalg.inv(x.T @ x)
-    return dict(zip(names, beta)), cov, dof
+        x = np.column_stack([x, df.y__pre - df.y__pre.mean()])
+    y = df.y.to_numpy()
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    resid = y - x @ beta
+    bread = np.linalg.inv(x.T @ x)
+    lever = np.einsum("ij,jk,ik->i", x, bread, x)
+    cov = bread @ (x.T * (resid ** 2 / (1 - lever))) @ x @ bread
+    return dict(zip(names, beta)), cov
 
 
 @pytest.mark.parametrize("covariate", [False, True])
-def test_linear_model_mean_matches_numpy_ols(covariate):
+def test_linear_model_mean_matches_numpy_ols_with_hc2_errors(covariate):
     df = _frame(np.random.default_rng(2), effect=0.3)
     params = {"drop_highest": 0}
     if covariate:
         params["covariate_adjustment"] = {"period": "preenrollment_week"}
     records = compute("linear_model_mean", df, "y", "control", params)
-    means, cov, dof = _numpy_ols(df, covariate)
-    t = stats.t.ppf(0.975, dof)
+    means, cov = _numpy_hc2(df, covariate)
     for i, branch in enumerate(["control", "treatment", "other"]):
         rec = _by(records, branch)
+        n = int((df.branch == branch).sum())
         assert rec.point == pytest.approx(means[branch], rel=1e-9)
-        assert rec.upper - rec.point == pytest.approx(t * np.sqrt(cov[i, i]), rel=1e-9)
+        assert rec.upper - rec.point == pytest.approx(
+            stats.t.ppf(0.975, n - 1) * np.sqrt(cov[i, i]), rel=1e-9)
     diff = _by(records, "treatment", "difference")
-    se = np.sqrt(cov[1, 1] + cov[0, 0] - 2 * cov[0, 1])
+    var = cov[1, 1] + cov[0, 0] - 2 * cov[0, 1]
+    welch = (cov[0, 0] + cov[1, 1]) ** 2 / (cov[0, 0] ** 2 / 399 + cov[1, 1] ** 2 / 399)
     d = means["treatment"] - means["control"]
     assert diff.point == pytest.approx(d, rel=1e-9)
-    assert diff.lower == pytest.approx(d - t * se, rel=1e-9)
-    assert diff.p_value == pytest.approx(2 * stats.t.sf(abs(d) / se, dof), rel=1e-6)
+    assert diff.lower == pytest.approx(d - stats.t.ppf(0.975, welch) * np.sqrt(var), rel=1e-9)
+    assert diff.p_value == pytest.approx(2 * stats.t.sf(abs(d) / np.sqrt(var), welch), rel=1e-6)
+
+
+def test_linear_model_without_covariate_is_welch():
+    """HC2 without covariate is each branch's own s^2 / n: scipy's Welch t-test."""
+    rng = np.random.default_rng(21)
+    df = pd.DataFrame({"branch": np.repeat(["control", "treatment"], [900, 100]),
+                       "y": np.concatenate([rng.normal(0, 1, 900), rng.normal(0.2, 4, 100)])})
+    diff = _by(compute("linear_model_mean", df, "y", "control", {"drop_highest": 0}),
+               "treatment", "difference")
+    t, c = df.y[df.branch == "treatment"], df.y[df.branch == "control"]
+    assert diff.p_value == pytest.approx(stats.ttest_ind(t, c, equal_var=False).pvalue, rel=1e-9)
 
 
 def test_covariate_adjustment_narrows_the_interval():
@@ -95,6 +110,6 @@ def test_deciles_match_direct_order_statistics():
             k = int(np.argmax(cdf >= 0.95)) + 1
             assert rec.lower == s[j - 1]
             assert rec.upper == s[min(k, n) - 1]
-            assert rec.point == pytest.approx(np.quantile(s, q))
+            assert rec.point == np.quantile(s, q, method="inverted_cdf")
             coverage = stats.binom.cdf(k - 1, n, q) - stats.binom.cdf(j - 1, n, q)
             assert coverage >= 0.9
