@@ -30,6 +30,7 @@ class Options:
     ci: float = 0.95
     sequential: bool = False
     tuning: float = 10000.0
+    discrete: bool = False  # replicates take data values: bounds are replicate values too
 
     @property
     def alpha(self) -> float:
@@ -53,8 +54,12 @@ class Estimate:
     reason: str = ""
 
 
-def quantile_interval(reps: np.ndarray, ci: float) -> tuple[float, float]:
-    lo, hi = np.quantile(reps, [(1 - ci) / 2, (1 + ci) / 2])
+def quantile_interval(reps: np.ndarray, ci: float,
+                      discrete: bool = False) -> tuple[float, float]:
+    """Percentile interval; `discrete` takes inverse-CDF quantiles (replicate values, no
+    interpolation between two of them)."""
+    lo, hi = np.quantile(reps, [(1 - ci) / 2, (1 + ci) / 2],
+                         method="inverted_cdf" if discrete else "linear")
     return float(lo), float(hi)
 
 
@@ -91,7 +96,7 @@ def replicate_interval(point: float, reps: np.ndarray, opts: Options,
                        n: int) -> tuple[float, float, float]:
     if opts.sequential:
         return normal_interval(point, float(np.std(reps, ddof=1)), opts, n)
-    lo, hi = quantile_interval(reps, opts.ci)
+    lo, hi = quantile_interval(reps, opts.ci, opts.discrete)
     return lo, hi, replicate_p_value(reps)
 
 
