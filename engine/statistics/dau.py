@@ -1,31 +1,32 @@
-"""per_client_dau_impact: change in daily active users per enrolled client.
+"""per_client_dau_impact: DAU gained if a branch were deployed to the experiment's population.
 
-The metric is a per-client count of active days in the window (e.g. days_of_use). Its
-bootstrapped mean divided by the window's length in days is the expected share of a client's
-days that are active; the `difference` records therefore read as "DAU gained per enrolled
-client" (multiply by the population to get DAU).
+As upstream: the metric is a per-client count of active days in the window (e.g.
+days_of_use); its branch means come from linear_model_mean (drop_highest defaults to 0). The
+`difference` records are the difference of means scaled by the number of enrolled clients in
+the analysed frame (every branch, null values included): "sum of DAU gained over the
+window by this population". `relative_uplift` records are the relative difference of the
+means, unscaled. No per-branch records: absolute values depend on the enrollment size and
+are not meaningful on their own (upstream omits them for that reason).
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
-from engine.statistics.bootstrap import mean_estimate
 from engine.statistics.context import Context
-from engine.statistics.intervals import Options, replicate_records
-from engine.statistics.records import NOT_APPLICABLE, StatisticRecord, make_record
+from engine.statistics.linear_model import linear_model_mean
+from engine.statistics.records import StatisticRecord
+
+
+def _scaled(value: float | None, factor: int) -> float | None:
+    return None if value is None else value * factor
 
 
 def per_client_dau_impact(ctx: Context) -> list[StatisticRecord]:
-    opts = Options.from_params(ctx.params)
-    days = ctx.analysis_period_days
-    if not days:
-        return [make_record(ctx.labels, b, point=None, ci_width=opts.ci, state=NOT_APPLICABLE,
-                            reason="needs the analysis period's length in days")
-                for b in ctx.branches]
-    estimates = {}
-    for bv in ctx.iter_split():
-        est = mean_estimate(bv, ctx.params, ctx)
-        estimates[bv.branch] = replace(
-            est, point=None if est.point is None else est.point / days,
-            replicates=None if est.replicates is None else est.replicates / days)
-    return replicate_records(ctx.labels, estimates, ctx.reference_branch, opts)
+    enrolled = len(ctx.data)
+    records = []
+    for rec in linear_model_mean(ctx):
+        if rec.comparison == "difference":
+            rec = rec.with_values(point=_scaled(rec.point, enrolled),
+                                  lower=_scaled(rec.lower, enrolled),
+                                  upper=_scaled(rec.upper, enrolled))
+        if rec.comparison is not None:
+            records.append(rec)
+    return records

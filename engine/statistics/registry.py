@@ -13,12 +13,11 @@ _CI = Param("confidence_interval", "number", 0.95, "Two-sided confidence level o
             schema_extra=(("exclusiveMinimum", 0), ("exclusiveMaximum", 1)))
 _NUM_SAMPLES = Param("num_samples", "integer", 10000, "Bootstrap replicates",
                      schema_extra=(("minimum", 1),))
-_DROP_HIGHEST = Param("drop_highest", "number", 0.005,
-                      "Values above the (1 - drop_highest) quantile are clipped to it before computing",
+_DROP_HIGHEST_TEXT = ("Values above the (1 - drop_highest) quantile of the metric over all "
+                      "branches together are clipped to it (one pooled threshold; rounded up "
+                      "for integer data)")
+_DROP_HIGHEST = Param("drop_highest", "number", 0.005, _DROP_HIGHEST_TEXT,
                       schema_extra=(("minimum", 0), ("exclusiveMaximum", 1)))
-_CLIP_INFLUENCE = Param("clip_influence", "boolean", True,
-                        "Widen intervals for the randomness of the drop_highest threshold "
-                        "(influence-function correction); false treats it as fixed, as upstream")
 _SEQUENTIAL = Param("sequential", "boolean", False,
                     "Always-valid interval, safe to look at daily without inflating false positives")
 _SEQUENTIAL_TUNING = Param("sequential_tuning", "number", 10000,
@@ -31,7 +30,7 @@ _PERIOD_NAMES = ("preenrollment_week", "preenrollment_days28")
 
 _DECLARATIONS = (
     PluginDef("bootstrap_mean", "Mean per branch with (Bayesian) bootstrap intervals",
-              (_NUM_SAMPLES, _DROP_HIGHEST, _CLIP_INFLUENCE, _CI, _SEQUENTIAL, _SEQUENTIAL_TUNING,
+              (_NUM_SAMPLES, _DROP_HIGHEST, _CI, _SEQUENTIAL, _SEQUENTIAL_TUNING,
                Param("exact", "boolean", False,
                      "Resample every client (slow, for parity) instead of the binned scheme")),
               implementation="engine.statistics.bootstrap:bootstrap_mean"),
@@ -40,7 +39,10 @@ _DECLARATIONS = (
                Param("num_samples", "integer", 10000, "Posterior draws for comparisons",
                      schema_extra=(("minimum", 1),))),
               implementation="engine.statistics.binomial:binomial"),
-    PluginDef("deciles", "Deciles per branch with quantile intervals", (_CI,),
+    PluginDef("deciles", "Deciles per branch (inverse-CDF quantiles) with order-statistic "
+              "intervals; comparisons by Bayesian bootstrap of the deciles",
+              (_CI, Param("num_samples", "integer", 10000, "Bootstrap replicates of comparisons",
+                          schema_extra=(("minimum", 1),))),
               implementation="engine.statistics.quantiles:deciles"),
     PluginDef("kernel_density_estimate", "Kernel density estimate per branch",
               (Param("bandwidth", "string", "normal_reference", "Bandwidth rule",
@@ -54,8 +56,9 @@ _DECLARATIONS = (
               (_LOG_SPACE, _GRID_SIZE), implementation="engine.statistics.density:empirical_cdf"),
     PluginDef("count", "Number of clients per branch", (), implementation="engine.statistics.counts:count"),
     PluginDef("sum", "Sum of the metric per branch", (), implementation="engine.statistics.counts:sum_"),
-    PluginDef("linear_model_mean", "Mean by OLS, optionally adjusted for a pre-enrollment covariate",
-              (_DROP_HIGHEST, _CLIP_INFLUENCE, _CI, _SEQUENTIAL, _SEQUENTIAL_TUNING,
+    PluginDef("linear_model_mean", "Mean by OLS, optionally adjusted for a pre-enrollment "
+              "covariate; heteroskedasticity-robust (HC2) errors",
+              (_DROP_HIGHEST, _CI, _SEQUENTIAL, _SEQUENTIAL_TUNING,
                Param("covariate_adjustment", "object", None,
                      "Pre-enrollment period whose value of the same metric is the covariate",
                      schema_extra=(("properties", {"period": {"type": "string",
@@ -63,13 +66,17 @@ _DECLARATIONS = (
                                    ("required", ["period"]),
                                    ("additionalProperties", False)))),
               implementation="engine.statistics.linear_model:linear_model_mean"),
-    PluginDef("per_client_dau_impact", "Impact on daily active users, per client",
-              (_NUM_SAMPLES, _DROP_HIGHEST, _CLIP_INFLUENCE, _CI),
+    PluginDef("per_client_dau_impact",
+              "DAU gained over the window if the branch were deployed to the enrolled "
+              "population: the linear-model difference of means times the enrolled clients; "
+              "relative uplift unscaled; no per-branch records (as upstream)",
+              (Param("drop_highest", "number", 0.0, _DROP_HIGHEST_TEXT,
+                     schema_extra=(("minimum", 0), ("exclusiveMaximum", 1))), _CI),
               implementation="engine.statistics.dau:per_client_dau_impact"),
     PluginDef("population_ratio", "Ratio of two metrics' sums over the population",
               (Param("numerator", "string", None, "Metric slug of the numerator", required=True),
                Param("denominator", "string", None, "Metric slug of the denominator", required=True),
-               _NUM_SAMPLES, _DROP_HIGHEST, _CLIP_INFLUENCE, _CI),
+               _NUM_SAMPLES, _DROP_HIGHEST, _CI),
               implementation="engine.statistics.population_ratio:population_ratio"),
 )
 

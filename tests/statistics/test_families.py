@@ -1,4 +1,4 @@
-"""The other families: density, ECDF, counts, population ratio, DAU impact, clip variance."""
+"""The other families: density, ECDF, counts, population ratio, DAU impact, pooled clipping."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -69,28 +69,32 @@ def test_population_ratio_point_and_spread():
     assert (rec.upper - rec.lower) / (2 * 1.96) == pytest.approx(se, rel=0.1)
 
 
-def test_dau_impact_is_the_mean_per_day():
-    df = _frame(np.random.default_rng(4)).dropna()
-    records = compute("per_client_dau_impact", df, "d", "control", {"drop_highest": 0},
-                      analysis_period_days=7)
-    means = df.groupby("branch").d.mean() / 7
-    assert _one(records, "control").point == pytest.approx(means["control"])
-    assert _one(records, "treatment", "difference").point == pytest.approx(
-        means["treatment"] - means["control"])
+def test_dau_impact_scales_the_difference_by_enrolled_clients_as_upstream():
+    df = _frame(np.random.default_rng(4))
+    df.loc[::11, "d"] = np.nan  # null values are still enrolled clients
+    records = compute("per_client_dau_impact", df, "d", "control", analysis_period_days=7)
+    means = df.groupby("branch").d.mean()
+    diff = _one(records, "treatment", "difference")
+    assert diff.point == pytest.approx((means["treatment"] - means["control"]) * len(df))
+    plain = _one(compute("linear_model_mean", df, "d", "control", {"drop_highest": 0}),
+                 "treatment", "difference")
+    assert diff.lower == pytest.approx(plain.lower * len(df))
+    rel = _one(records, "treatment", "relative_uplift")
+    assert rel.point == pytest.approx(means["treatment"] / means["control"] - 1)
+    assert all(r.comparison is not None for r in records)  # no per-branch records
 
 
-def test_clip_influence_widens_only_where_the_threshold_moves():
+def test_pooled_threshold_cancels_in_the_a_a_difference():
+    """Same data in both branches: one pooled threshold gives a difference of exactly 0,
+    whatever the tail; per-branch thresholds would not."""
     rng = np.random.default_rng(5)
-    cont = pd.DataFrame({"branch": "control", "m": rng.lognormal(0, 1, 20000)})
-    binary = pd.DataFrame({"branch": "control", "m": (rng.random(20000) < 0.3).astype(float)})
-    for df, wider in ((cont, True), (binary, False)):
-        fixed = _one(compute("bootstrap_mean", df, "m", "control",
-                             {"clip_influence": False, "num_samples": 3000}), "control")
-        moving = _one(compute("bootstrap_mean", df, "m", "control",
-                              {"clip_influence": True, "num_samples": 3000}), "control")
-        assert moving.point == pytest.approx(fixed.point)
-        ratio = (moving.upper - moving.lower) / (fixed.upper - fixed.lower)
-        assert (ratio > 1.04) if wider else ratio == pytest.approx(1.0, abs=0.05)
+    x = rng.pareto(1.5, 3000)
+    df = pd.DataFrame({"branch": np.repeat(["control", "treatment"], 3000),
+                       "m": np.concatenate([x, x])})
+    for name in ("bootstrap_mean", "linear_model_mean"):
+        diff = _one(compute(name, df, "m", "control", {"num_samples": 200}
+                            if name == "bootstrap_mean" else {}), "treatment", "difference")
+        assert diff.point == 0.0
 
 
 def test_sequential_option_is_wider_and_consistent_with_its_p_value():
@@ -103,18 +107,3 @@ def test_sequential_option_is_wider_and_consistent_with_its_p_value():
                    "treatment", "difference")
         assert seq.upper - seq.lower > fixed.upper - fixed.lower
         assert (seq.p_value < 0.05) == (seq.lower > 0 or seq.upper < 0)
-
-
-def test_clip_influence_matches_the_sampling_spread_of_the_clipped_mean():
-    from engine.statistics.bootstrap import clip_highest
-    rng = np.random.default_rng(8)
-    n, runs = 3000, 500
-    means, fixed_se, influence_se = [], [], []
-    for _ in range(runs):
-        x = rng.lognormal(0, 1, n)
-        means.append(clip_highest(x, 0.005).mean())
-        fixed_se.append(clip_highest(x, 0.005).std() / np.sqrt(n))
-        influence_se.append(clip_highest(x, 0.005, influence=True).std() / np.sqrt(n))
-    spread = np.std(means)
-    assert np.mean(influence_se) / spread == pytest.approx(1.0, abs=0.08)
-    assert np.mean(fixed_se) / spread < np.mean(influence_se) / spread
