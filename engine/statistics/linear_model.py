@@ -8,8 +8,11 @@ Errors are heteroskedasticity-robust (HC2 sandwich, (X'X)^-1 X' diag(e_i^2 / (1 
 (X'X)^-1, on the (branches + 1)-column design), not upstream's homoskedastic OLS error, which
 pools one residual variance over branches: with branches of unequal variance and size it
 covers the small noisy branch's mean 63 % of the time. Without covariate HC2 is exactly the
-per-branch variance s_g^2 / n_g (Welch). Per-branch intervals use t with n_g - 1 degrees of
-freedom, comparisons t with Welch-Satterthwaite degrees of freedom.
+per-branch variance s_g^2 / n_g (Welch). With a covariate, each branch's mean also carries
+beta^2 Var(x) / N, the randomness of the centring point xbar (the sandwich conditions on the
+covariate values; without it a CUPED per-branch interval covers the branch's mean too rarely,
+as upstream's does); it cancels from differences. Per-branch intervals use t with n_g - 1
+degrees of freedom, comparisons t with Welch-Satterthwaite degrees of freedom.
 
 The covariate is the column f"{metric}__pre". Its nulls and non-finite values are imputed by
 its finite mean (the records' reason counts them); a configured covariate whose column is
@@ -110,6 +113,8 @@ def fit(groups: dict[str, tuple[np.ndarray, np.ndarray]], adjust: bool) -> Fit |
             meat[i, g] = meat[g, i] = float((w * zb).sum())
             meat[g, g] += float((w * zb ** 2).sum())
     sandwich = bread @ meat @ bread
+    if slope:  # the centring point xbar is itself estimated: beta (xbar - E x) moves every mean
+        sandwich[:g, :g] += beta ** 2 * xtx[g, g] / (n.sum() - 1) / n.sum()
     cov = {(a, c): float(sandwich[i, j]) for i, a in enumerate(names)
            for j, c in enumerate(names)}
     return Fit(dict(zip(names, alpha.tolist())), cov,
