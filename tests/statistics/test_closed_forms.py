@@ -48,6 +48,8 @@ def _numpy_hc2(df, covariate):
     bread = np.linalg.inv(x.T @ x)
     lever = np.einsum("ij,jk,ik->i", x, bread, x)
     cov = bread @ (x.T * (resid ** 2 / (1 - lever))) @ x @ bread
+    if covariate:  # + beta^2 Var(x) / N: the centring point is estimated (in every mean)
+        cov[:3, :3] += beta[3] ** 2 * df.y__pre.var(ddof=1) / len(df)
     return dict(zip(names, beta)), cov
 
 
