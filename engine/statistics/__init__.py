@@ -26,7 +26,8 @@ analysis_basis="enrollments", window_index="1", branches=None, analysis_period_d
 Families: bootstrap (bootstrap_mean; resample.py holds the binned / histogram Bayesian
 bootstrap), binomial, quantiles (deciles), density (kernel_density_estimate, empirical_cdf),
 linear_model (linear_model_mean, CUPED), counts (count, sum), population_ratio, dau
-(per_client_dau_impact), sequential (always-valid intervals, `sequential=true`).
+(per_client_dau_impact), sequential (always-valid intervals, `sequential=true`); clipping.py
+holds drop_highest's one pooled threshold.
 
 ``srm.srm_test(counts, ratios, alpha=0.001) -> SrmResult(chi2, p_value, df, expected,
 observed, mismatch, reason)``
