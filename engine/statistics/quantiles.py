@@ -22,8 +22,11 @@ so they are differences of data values too (no half-integers for integer data).
 Why not a normal approximation: an SE read off order-statistic intervals is meaningless when
 a decile sits on the edge of an atom (A/A with 40 % zeros: the q = 0.4 difference excluded 0
 in 15.7 % of runs). At such an edge the decile is a discontinuous function of the
-distribution and no interval is exact; the bootstrap is conservative there (about 1 %, see
-bench/statistics_calibration.py). Inside an atom both branches' deciles equal the atom's
+distribution; the bootstrap is conservative there (about 1 %, see
+bench/statistics_calibration.py). That is the price of validity: the null "equal deciles" also
+holds when the atom's edge is at q for one branch and q lies inside the atom for the other,
+where a test of equal shares below the atom (exact at a shared edge) would reject almost
+always. Inside an atom both branches' deciles equal the atom's
 value with probability -> 1 and the difference is exactly 0: nothing is falsely detected.
 """
 from __future__ import annotations
