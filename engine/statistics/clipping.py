@@ -29,10 +29,13 @@ def pooled_threshold(column: np.ndarray, drop: float) -> float | None:
     finite = column[np.isfinite(column)]
     if finite.size < 2:
         return None
-    threshold = float(np.quantile(finite, 1.0 - drop))
-    if np.all(finite == np.round(finite)):
-        threshold = float(np.ceil(threshold))
-    return threshold
+    integral = bool(np.all(finite == np.round(finite)))
+    pos = (1.0 - drop) * (finite.size - 1)  # numpy's default (linear) quantile, by partition
+    k0 = int(np.floor(pos))
+    k1 = min(k0 + 1, finite.size - 1)
+    finite.partition([k0, k1])  # in place: boolean indexing made a copy
+    threshold = float(finite[k0] + (pos - k0) * (finite[k1] - finite[k0]))
+    return float(np.ceil(threshold)) if integral else threshold
 
 
 def clip(values: np.ndarray, threshold: float | None) -> np.ndarray:
