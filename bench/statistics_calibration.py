@@ -19,7 +19,7 @@ atom's value with probability -> 1: the truth is hit exactly, so a miss rate nea
 coverage near 100 % is the right answer, not a defect. q = 0.4 in "heavy" is an atom's edge.
 
 Usage: python -m bench.statistics_calibration [--runs R] [--sizes 500,2000,20000]
-       [--designs heavy,count,binary,unequal]
+       [--designs heavy,count,binary,unequal] [--statistics bootstrap_mean,...]
 """
 from __future__ import annotations
 
@@ -224,14 +224,16 @@ class Cell:
         return f"{p:>7.1%} ± {np.sqrt(p * (1 - p) / self.runs):>5.1%} "
 
 
-def simulate(design_name: str, n: int, runs: int) -> dict[tuple, tuple[Cell, Cell]]:
+def simulate(design_name: str, n: int, runs: int,
+             only: tuple[str, ...] = ()) -> dict[tuple, tuple[Cell, Cell]]:
     design = DESIGNS[design_name]
+    names = [s for s in design.statistics if not only or s in only]
     cells: dict[tuple, tuple[Cell, Cell]] = {}
     for planted in (False, True):
         rng = np.random.default_rng([n, int(planted), zlib.crc32(design_name.encode())])
         for run in range(runs):
             df = design.draw(rng, n, planted)
-            for name in design.statistics:
+            for name in names:
                 records, threshold = _call(name, df, run)
                 truths = _truths(design, name, planted, threshold, df)
                 for rec in records:
@@ -262,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--sizes", default="500,2000,20000")
     parser.add_argument("--designs", default=",".join(DESIGNS))
+    parser.add_argument("--statistics", default="", help="only these (comma-separated)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     print(f"{args.runs} A/A + {args.runs} planted-effect runs per cell; cells: share ± binomial SE")
     header = (f"{'design':<8} {'n':>6} {'statistic':<24} {'record':<22} "
@@ -270,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     for design_name in args.designs.split(","):
         for n in (int(s) for s in args.sizes.split(",")):
             start = time.perf_counter()
-            cells = simulate(design_name, n, args.runs)
+            cells = simulate(design_name, n, args.runs,
+                             tuple(filter(None, args.statistics.split(","))))
             print(f"\n{header}\n{'-' * len(header)}")
             for (name, branch, comparison, q), pair in sorted(
                     cells.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
