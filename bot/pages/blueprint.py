@@ -12,6 +12,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from bot.pages.panels import panels
 from bot.pages.plots import branch_colors
 from bot.pages.views import WINDOW_LABELS, branch_order, groups, select
+from engine.results.metadata import EXPERIMENTER_URL
 from engine.results.store import ExportIndex
 
 blueprint = Blueprint("results", __name__, template_folder="templates",
@@ -38,6 +39,7 @@ def index() -> str:
     for slug in store.slugs():
         metadata, errors = store.metadata(slug), store.errors(slug)
         experiments.append((slug, metadata, len(errors), None if metadata else _failure(errors)))
+    experiments.sort(key=lambda e: (str(e[1].get("name") or e[0]).lower(), e[0]))  # as shown
     return render_template("results/index.html", experiments=experiments)
 
 
@@ -56,6 +58,7 @@ def experiment(slug: str) -> str:
         "results/experiment.html", slug=slug, metadata=metadata, selection=selection,
         groups=overview, colors=colors, errors=errors,
         failure=None if metadata else _failure(errors) or "no results exported",
+        experimenter_url=metadata.get("experimenter_url") or EXPERIMENTER_URL.format(slug=slug),
         panels=panels(metadata, records, overview, selection, time_series, time_period, colors),
         enrollment=metadata.get("enrollment", {}).get(selection.basis, {}),
         srm=metadata.get("sample_ratio", {}).get(selection.basis),

@@ -120,9 +120,10 @@ def panels(metadata: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
             transform = rows[0].transform
             scale = f" ({transform})" if transform else ""
             plots: list[tuple[str, str]] = []
-            plots.append((f"Estimate per branch{scale}", interval_plot(
-                [IntervalRow(r.branch, r.value.point, r.value.lower, r.value.upper, r.color)
-                 for r in rows], title=f"{metric}: {statistic} per branch")))
+            if any(r.value.point is not None for r in rows):
+                plots.append((f"Estimate per branch{scale}", interval_plot(
+                    [IntervalRow(r.branch, r.value.point, r.value.lower, r.value.upper, r.color)
+                     for r in rows], title=f"{metric}: {statistic} per branch")))
             relative = [IntervalRow(r.branch, r.relative.point, r.relative.lower,
                                     r.relative.upper, r.color, r.significance or "neutral")
                         for r in rows if r.relative]

@@ -31,11 +31,13 @@ from engine.statistics.records import Labels, StatisticRecord, make_record
 
 BRANCHES = ("control", "treatment")
 SEGMENTS = ("all", "new_users")
+BASES = ("enrollments", "exposures")
 UPLIFT = {"all": 0.05, "new_users": 0.20}  # planted relative effect on active_hours
 
 
-def _values(seed: int, branch: str, segment: str, window: int) -> np.ndarray:
-    rng = np.random.default_rng([seed, BRANCHES.index(branch), SEGMENTS.index(segment), window])
+def _values(seed: int, branch: str, segment: str, window: int, basis: str) -> np.ndarray:
+    rng = np.random.default_rng([seed, BRANCHES.index(branch), SEGMENTS.index(segment), window,
+                                 BASES.index(basis)])
     scale = 1 + (UPLIFT[segment] if branch == "treatment" else 0.0)
     return rng.gamma(2.0, 1.5, size=400) * scale
 
@@ -98,12 +100,12 @@ def _distribution_records(labels: Labels, data: dict[str, np.ndarray]) -> list[S
     return out
 
 
-def records(period: str, windows: range, seed: int = 7) -> list[StatisticRecord]:
+def records(period: str, windows: range, seed: int = 0) -> list[StatisticRecord]:
     out: list[StatisticRecord] = []
     for window in windows:
         for segment in SEGMENTS:
-            for basis in ("enrollments", "exposures"):
-                data = {b: _values(seed, b, segment, window) for b in BRANCHES}
+            for basis in BASES:
+                data = {b: _values(seed, b, segment, window, basis) for b in BRANCHES}
                 labels = Labels("active_hours", "bootstrap_mean", segment, basis, str(window))
                 mine = _mean_records(labels, data)
                 mine += _mean_records(replace(labels, statistic="linear_model_mean"), data, 0.6)
