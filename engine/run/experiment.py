@@ -14,7 +14,7 @@ import datetime as dt
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 from sqlglot import exp

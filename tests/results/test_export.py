@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
+import mozilla_nimbus_schemas.jetstream as upstream
+import numpy as np
 import pytest
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
-
-import mozilla_nimbus_schemas.jetstream as upstream
-import numpy as np
-from dataclasses import replace
 
 from engine.results.export import (
     CURVE_POINTS,

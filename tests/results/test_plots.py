@@ -10,8 +10,8 @@ from bot.pages.plots import (
     PALETTE,
     IntervalRow,
     Series,
-    interval_plot,
     branch_colors,
+    interval_plot,
     line_plot,
     nice_ticks,
 )
