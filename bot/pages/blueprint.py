@@ -61,5 +61,6 @@ def experiment(slug: str) -> str:
         experimenter_url=metadata.get("experimenter_url") or EXPERIMENTER_URL.format(slug=slug),
         panels=panels(metadata, records, overview, selection, time_series, time_period, colors),
         enrollment=metadata.get("enrollment", {}).get(selection.basis, {}),
+        window_label=WINDOW_LABELS.get(selection.period, "window").capitalize(),
         srm=metadata.get("sample_ratio", {}).get(selection.basis),
         link=lambda **change: url_for("results.experiment", slug=slug, **selection.query(**change)))

@@ -143,12 +143,15 @@ def test_segment_switch_changes_the_overview(client):
 def test_period_switch_shows_weekly_windows(client):
     page = client.get("/experiments/demo-experiment?period=weekly&window=2").get_data(as_text=True)
     assert 'id="switch-window"' in page and 'class="active" data-value="2"' in page
+    assert '<span class="switch-label">Week</span>' in page
     assert "<figcaption>Deciles" not in panel(page, "active_hours")
 
 
 def test_mismatch_and_errors_are_shown(client):
     page = client.get("/experiments/other-exp").get_data(as_text=True)
     assert 'id="srm"' in page and "<b>mismatch</b>" in page
+    assert page.index('id="srm-warning"') < page.index('id="overview"')  # warned up front
+    assert 'id="srm-warning"' not in client.get("/experiments/demo-experiment").get_data(as_text=True)
     assert 'id="errors"' in page and "boom" in page
 
 
