@@ -32,6 +32,13 @@ def _failure(errors: list[dict]) -> str | None:
     return errors[0].get("message", "failed").splitlines()[0] if errors else None
 
 
+def _in_order(counts: dict[str, int], branches: dict[str, str]) -> dict[str, int]:
+    """Enrollment counts in the experiment's branch order (reference first), strays last."""
+    order = list(branches)
+    return dict(sorted(counts.items(), key=lambda c: (order.index(c[0]) if c[0] in order
+                                                       else len(order), c[0])))
+
+
 @blueprint.route("/experiments/")
 def index() -> str:
     store = _index()
@@ -60,7 +67,7 @@ def experiment(slug: str) -> str:
         failure=None if metadata else _failure(errors) or "no results exported",
         experimenter_url=metadata.get("experimenter_url") or EXPERIMENTER_URL.format(slug=slug),
         panels=panels(metadata, records, overview, selection, time_series, time_period, colors),
-        enrollment=metadata.get("enrollment", {}).get(selection.basis, {}),
+        enrollment=_in_order(metadata.get("enrollment", {}).get(selection.basis, {}), colors),
         window_label=WINDOW_LABELS.get(selection.period, "window").capitalize(),
         srm=metadata.get("sample_ratio", {}).get(selection.basis),
         link=lambda **change: url_for("results.experiment", slug=slug, **selection.query(**change)))
