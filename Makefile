@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test demo bench clean
+.PHONY: venv system-deps test demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -12,7 +12,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+# Chromium, fonts and PostgreSQL for the browser and job-store tests, installed only when missing.
+system-deps:
+	.ci/system-deps
+
+test: $(STAMP) system-deps
 	$(PY) -m pytest
 
 demo: $(STAMP)

@@ -46,6 +46,7 @@ class RegistryEntry:
     channel: str | None = None
     outcomes: tuple[str, ...] = ()
     segments: tuple[str, ...] = ()
+    name: str | None = None  # the display name (Experimenter's userFacingName)
 
     @property
     def branch_slugs(self) -> tuple[str, ...]:
@@ -125,6 +126,7 @@ def parse_entry(record: Mapping[str, Any]) -> RegistryEntry:
         channel=_field(record, "channel"),
         outcomes=_slugs(record.get("outcomes")),
         segments=_slugs(record.get("segments")),
+        name=_field(record, "userFacingName", "name"),
     )
 
 

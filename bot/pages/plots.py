@@ -11,8 +11,16 @@ from dataclasses import dataclass
 from html import escape
 from typing import Sequence
 
-PALETTE = ("#1f6feb", "#d9480f", "#2b8a3e", "#9c36b5", "#c92a2a", "#0b7285", "#5f3dc4", "#e67700")
-GOOD, BAD, NEUTRAL = "#2b8a3e", "#c92a2a", "#495057"
+# Branch colours, given out in the experiment's branch order (reference first) so a branch has
+# one colour in every plot and table; no greens or reds, which mean significance.
+PALETTE = ("#0b5cad", "#e08a00", "#a3479b", "#2aa6c9", "#6b4c9a", "#8c6d31", "#d67fb3", "#3c4a5c")
+# Significance, a palette of its own: better, worse, no significant change.
+GOOD, BAD, NEUTRAL = "#1a7f37", "#cf222e", "#8c959f"
+SIGNIFICANCE = {"good": GOOD, "bad": BAD, "neutral": NEUTRAL}
+
+
+def branch_colors(branches: Sequence[str]) -> dict[str, str]:
+    return {b: PALETTE[i % len(PALETTE)] for i, b in enumerate(dict.fromkeys(branches))}
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,8 @@ class IntervalRow:
     point: float | None
     lower: float | None = None
     upper: float | None = None
+    color: str | None = None  # the branch colour; the label gets a swatch of it
+    significance: str | None = None  # "good" | "bad" | "neutral": colours the mark instead
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class Series:
     ys: tuple[float, ...]
     lower: tuple[float, ...] | None = None
     upper: tuple[float, ...] | None = None
+    color: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,10 +104,12 @@ def _empty(title: str, kind: str) -> str:
                                  "no data</text>"], kind)
 
 
-def _x_axis(scale: _Scale, y: float, percent: bool, label: str = "") -> list[str]:
+def _x_axis(scale: _Scale, y: float, percent: bool, label: str = "",
+            integer: bool = False) -> list[str]:
     parts = [f'<line class="axis" x1="{scale.start:.1f}" x2="{scale.end:.1f}" '
              f'y1="{y:.1f}" y2="{y:.1f}"/>']
-    for tick in nice_ticks(scale.lo, scale.hi):
+    ticks = nice_ticks(scale.lo, scale.hi)
+    for tick in ([t for t in ticks if float(t).is_integer()] or ticks) if integer else ticks:
         x = scale(tick)
         parts.append(f'<line class="tick" x1="{x:.1f}" x2="{x:.1f}" y1="{y:.1f}" y2="{y + 4:.1f}"/>'
                      f'<text class="tick-label" x="{x:.1f}" y="{y + 16:.1f}" '
@@ -108,14 +121,15 @@ def _x_axis(scale: _Scale, y: float, percent: bool, label: str = "") -> list[str
     return parts
 
 
-def _y_axis(scale: _Scale, x: float, x_end: float, label: str = "") -> list[str]:
+def _y_axis(scale: _Scale, x: float, x_end: float, label: str = "",
+            percent: bool = False) -> list[str]:
     parts = [f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{scale.start:.1f}" '
              f'y2="{scale.end:.1f}"/>']
     for tick in nice_ticks(scale.lo, scale.hi):
         y = scale(tick)
         parts.append(f'<line class="grid" x1="{x:.1f}" x2="{x_end:.1f}" y1="{y:.1f}" y2="{y:.1f}"/>'
                      f'<text class="tick-label" x="{x - 6:.1f}" y="{y + 4:.1f}" '
-                     f'text-anchor="end">{escape(_fmt(tick))}</text>')
+                     f'text-anchor="end">{escape(_fmt(tick, percent))}</text>')
     if label:
         parts.append(f'<text class="axis-label" x="{x - 46:.1f}" y="{scale.end - 8:.1f}">'
                      f"{escape(label)}</text>")
@@ -123,11 +137,9 @@ def _y_axis(scale: _Scale, x: float, x_end: float, label: str = "") -> list[str]
 
 
 def interval_plot(rows: Sequence[IntervalRow], *, title: str, zero_line: bool = False,
-                  percent: bool = False, bigger_is_better: bool | None = None) -> str:
-    """One row per label: a dot at the point and a bar from lower to upper.
-
-    With `bigger_is_better`, rows whose interval excludes 0 are coloured good or bad.
-    """
+                  percent: bool = False) -> str:
+    """One row per label: a dot at the point and a bar from lower to upper, in the row's
+    significance colour if it has one, else in its (branch) colour."""
     usable = [r for r in rows if r.point is not None]
     if not usable:
         return _empty(title, "interval")
@@ -143,12 +155,16 @@ def interval_plot(rows: Sequence[IntervalRow], *, title: str, zero_line: bool = 
                     f'y2="{height - 40:.1f}"/>')
     for i, row in enumerate(rows):
         y = 30 + row_h * i + row_h / 2
-        body.append(f'<text class="row-label" x="{left - 10}" y="{y + 4:.1f}" '
+        body.append(f'<text class="row-label" x="{left - 22}" y="{y + 4:.1f}" '
                     f'text-anchor="end">{escape(row.label)}</text>')
+        if row.color:
+            body.append(f'<rect class="swatch" x="{left - 16}" y="{y - 5:.1f}" width="10" '
+                        f'height="10" fill="{row.color}"/>')
         if row.point is None:
             body.append(f'<text class="empty" x="{left + 8}" y="{y + 4:.1f}">no estimate</text>')
             continue
-        color = _row_color(row, bigger_is_better) if zero_line else PALETTE[i % len(PALETTE)]
+        color = (SIGNIFICANCE.get(row.significance or "") or row.color
+                 or PALETTE[i % len(PALETTE)])
         if row.lower is not None and row.upper is not None:
             body.append(f'<line class="interval" stroke="{color}" x1="{scale(row.lower):.1f}" '
                         f'x2="{scale(row.upper):.1f}" y1="{y:.1f}" y2="{y:.1f}"/>')
@@ -160,19 +176,9 @@ def interval_plot(rows: Sequence[IntervalRow], *, title: str, zero_line: bool = 
     return _svg(width, height, title, body, "interval")
 
 
-def _row_color(row: IntervalRow, bigger_is_better: bool | None) -> str:
-    if bigger_is_better is None or row.lower is None or row.upper is None:
-        return NEUTRAL
-    if row.lower > 0:
-        return GOOD if bigger_is_better else BAD
-    if row.upper < 0:
-        return BAD if bigger_is_better else GOOD
-    return NEUTRAL
-
-
 def line_plot(series: Sequence[Series], *, title: str, x_label: str = "", y_label: str = "",
               step: bool = False, markers: bool = False, zero_line: bool = False,
-              percent_x: bool = False) -> str:
+              percent_x: bool = False, percent_y: bool = False, integer_x: bool = False) -> str:
     """Series as lines (or steps), with shaded bands where lower/upper are given."""
     usable = [s for s in series if s.xs]
     if not usable:
@@ -184,12 +190,12 @@ def line_plot(series: Sequence[Series], *, title: str, x_label: str = "", y_labe
     y_lo, y_hi = _extent(ys, include_zero=zero_line)
     sx = _Scale(x_lo, x_hi, left, width - right)
     sy = _Scale(y_lo, y_hi, height - bottom, top)
-    body = _y_axis(sy, left, width - right, y_label)
+    body = _y_axis(sy, left, width - right, y_label, percent_y)
     if zero_line:
         body.append(f'<line class="zero" x1="{left}" x2="{width - right}" y1="{sy(0.0):.1f}" '
                     f'y2="{sy(0.0):.1f}"/>')
     for i, s in enumerate(usable):
-        color = PALETTE[i % len(PALETTE)]
+        color = s.color or PALETTE[i % len(PALETTE)]
         if s.lower is not None and s.upper is not None:
             ring = [(sx(x), sy(v)) for x, v in zip(s.xs, s.upper)]
             ring += [(sx(x), sy(v)) for x, v in reversed(list(zip(s.xs, s.lower)))]
@@ -205,7 +211,7 @@ def line_plot(series: Sequence[Series], *, title: str, x_label: str = "", y_labe
         body.append(f'<rect x="{width - right + 14}" y="{legend_y - 9}" width="12" height="12" '
                     f'fill="{color}"/><text class="legend" x="{width - right + 32}" '
                     f'y="{legend_y + 1}">{escape(s.label)}</text>')
-    body += _x_axis(sx, height - bottom, percent_x, x_label)
+    body += _x_axis(sx, height - bottom, percent_x, x_label, integer_x)
     return _svg(width, height, title, body, "line")
 
 

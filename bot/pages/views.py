@@ -1,22 +1,25 @@
-"""What an experiment's result page shows: selection, enrollment, SRM and one panel per metric.
+"""What an experiment's result page shows: the selection, the overview table and its groups.
 
-Pure over exported records (see `engine.results.store`); the Flask blueprint only renders it.
+Pure over an `ExportIndex` (see `engine.results.store`); the Flask blueprint only renders it,
+and `bot.pages.panels` draws the per-metric detail below the overview.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from bot.pages.plots import IntervalRow, Series, interval_plot, line_plot
-from engine.results.store import ExportDirectory
+from engine.results.store import ExportIndex, PeriodRecords
 
-# The statistic a panel leads with, best first; anything else without a parameter follows.
+# The statistic a metric leads with, best first; the selector offers the others it has.
 MAIN_STATISTICS = ("bootstrap_mean", "binomial", "linear_model_mean", "population_ratio",
                    "per_client_dau_impact", "sum", "count")
-DISTRIBUTIONS = (("deciles", "Deciles", False), ("kernel_density_estimate", "Density (KDE)", False),
-                 ("empirical_cdf", "Empirical CDF", True))
+DISTRIBUTIONS = ("deciles", "kernel_density_estimate", "empirical_cdf")
 DEFAULT_PERIOD_ORDER = ("overall", "weekly", "days28", "daily", "preenrollment_weekly",
                         "preenrollment_days28")
+# Default metrics Experimenter treats as guardrails (retention, engagement, search, crashes).
+GUARDRAILS = ("retained", "days_of_use", "search_count", "unenroll", "main_crashes",
+              "content_crashes", "crashed")
+WINDOW_LABELS = {"daily": "day", "weekly": "week", "days28": "28-day window"}
 
 
 @dataclass(frozen=True)
@@ -25,43 +28,54 @@ class Selection:
     basis: str
     period: str
     window: str | None
+    statistic: str | None  # the statistic asked for where a metric has it; None: each default
     segments: tuple[str, ...]
     bases: tuple[str, ...]
     periods: tuple[str, ...]
     windows: tuple[str, ...]
+    statistics: tuple[str, ...]  # offered by the selector: metrics have several of these
 
     def query(self, **change: str) -> dict[str, str]:
         """URL query of this selection with some keys changed (the window resets with period)."""
         values = {"segment": self.segment, "basis": self.basis, "period": self.period}
         if self.window is not None and "period" not in change:
             values["window"] = self.window
+        if self.statistic is not None:
+            values["statistic"] = self.statistic
         values.update(change)
-        return values
+        return {k: v for k, v in values.items() if v}
 
 
 @dataclass(frozen=True)
-class BranchRow:
-    branch: str
+class Estimate:
     point: float | None
     lower: float | None
     upper: float | None
-    n: int | None
-    state: str
-    reason: str | None
-    is_reference: bool
-    relative: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
-class Panel:
+class OverviewRow:
     metric: str
     friendly_name: str
-    description: str
-    bigger_is_better: bool
-    statistic: str | None
-    rows: tuple[BranchRow, ...]
-    plots: tuple[tuple[str, str], ...]  # (caption, svg)
-    problems: tuple[str, ...] = field(default=())
+    branch: str
+    color: str
+    statistic: str
+    is_reference: bool
+    n: int | None
+    value: Estimate
+    relative: Estimate | None  # relative uplift to the reference branch
+    p_adjusted: float | None  # Holm-adjusted p-value of the relative uplift
+    significance: str | None  # "good" | "bad" | "neutral" (by the adjusted p-value)
+    state: str
+    reason: str | None
+    transform: str | None  # e.g. "log(base=10)", when the statistic saw transformed values
+
+
+@dataclass(frozen=True)
+class Group:
+    title: str
+    metrics: tuple[str, ...]
+    rows: tuple[OverviewRow, ...]
 
 
 def _choose(wanted: str | None, options: Sequence[str], preferred: Sequence[str]) -> str | None:
@@ -70,121 +84,121 @@ def _choose(wanted: str | None, options: Sequence[str], preferred: Sequence[str]
     return next((p for p in preferred if p in options), options[0] if options else None)
 
 
-def select(store: ExportDirectory, slug: str, args: Mapping[str, str]) -> tuple[Selection, list]:
-    """The selection for a request's query args, falling back to sensible defaults."""
-    periods = store.periods(slug)
+def main_statistics(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The point-estimate statistics among records, best first."""
+    present = dict.fromkeys(r["statistic"] for r in records if r["statistic"] not in DISTRIBUTIONS)
+    return [s for s in MAIN_STATISTICS if s in present] + [
+        s for s in present if s not in MAIN_STATISTICS]
+
+
+def select(index: ExportIndex, slug: str, args: Mapping[str, str]
+           ) -> tuple[Selection, tuple[Mapping[str, Any], ...], PeriodRecords]:
+    """The selection for a request's query args (sensible defaults), its records and the
+    selected period's records (every window, for plots over time)."""
+    periods = index.periods(slug)
     period = _choose(args.get("period"), periods, DEFAULT_PERIOD_ORDER) or "overall"
-    records = store.statistics(slug, period)
-    segments = tuple(dict.fromkeys(r["segment"] for r in records))
-    bases = tuple(dict.fromkeys(r["analysis_basis"] for r in records))
-    segment = _choose(args.get("segment"), segments, ("all",)) or "all"
-    basis = _choose(args.get("basis"), bases, ("enrollments",)) or "enrollments"
-    windows = tuple(sorted({r["window_index"] for r in records}, key=int))
-    window = _choose(args.get("window"), windows, windows[-1:])
-    selection = Selection(segment, basis, period, window, segments, bases, tuple(periods), windows)
-    chosen = [r for r in records if r["segment"] == segment and r["analysis_basis"] == basis
-              and r["window_index"] == window]
-    return selection, chosen
+    data = index.statistics(slug, period)
+    segment = _choose(args.get("segment"), data.segments, ("all",)) or "all"
+    basis = _choose(args.get("basis"), data.bases, ("enrollments",)) or "enrollments"
+    window = _choose(args.get("window"), data.windows, data.windows[-1:])
+    chosen = data.select(segment, basis, window)
+    by_metric: dict[str, list[Mapping[str, Any]]] = {}
+    for r in chosen:
+        by_metric.setdefault(r["metric"], []).append(r)
+    several = [main_statistics(rs) for rs in by_metric.values()]
+    offered = tuple(s for s in MAIN_STATISTICS if any(s in m for m in several if len(m) > 1))
+    statistic = args.get("statistic") if args.get("statistic") in offered else None
+    return (Selection(segment, basis, period, window, statistic, data.segments, data.bases,
+                      tuple(periods), data.windows, offered), chosen, data)
 
 
-def _main_statistic(records: Sequence[Mapping[str, Any]]) -> str | None:
-    present = list(dict.fromkeys(r["statistic"] for r in records))
-    plain = [s for s in present if s not in {d[0] for d in DISTRIBUTIONS}]
-    return next((s for s in MAIN_STATISTICS if s in plain), plain[0] if plain else None)
+def statistic_for(records: Sequence[Mapping[str, Any]], selection: Selection) -> str | None:
+    options = main_statistics(records)
+    return _choose(selection.statistic, options, ()) if options else None
 
 
-def _rows(records: Sequence[Mapping[str, Any]], statistic: str | None,
-          reference: str | None) -> tuple[BranchRow, ...]:
-    mine = [r for r in records if r["statistic"] == statistic]
+def significance(relative: Mapping[str, Any] | None, bigger_is_better: bool) -> str | None:
+    """Good, bad or neutral by the Holm-adjusted p-value at the record's own level."""
+    if relative is None or relative.get("point") is None:
+        return None
+    p = relative.get("p_value_holm")
+    if p is None:
+        return None
+    alpha = 1 - (relative.get("ci_width") or 0.95)
+    if p >= alpha:
+        return "neutral"
+    return "good" if (relative["point"] > 0) == bigger_is_better else "bad"
+
+
+def transform_of(metadata: Mapping[str, Any], metric: str, statistic: str) -> str | None:
+    treatments = (metadata.get("metrics", {}).get(metric, {}).get("pre_treatments") or {})
+    logs = [t for t in treatments.get(statistic, ()) if t.split("(")[0] == "log"]
+    return logs[0] if logs else None
+
+
+def branch_order(metadata: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The reference branch first, then the experiment's branches, then any other."""
+    configured = [b["slug"] for b in metadata.get("branches", [])]
+    reference = metadata.get("reference_branch")
+    found = list(dict.fromkeys(r["branch"] for r in records))
+    return list(dict.fromkeys([*([reference] if reference else []), *configured, *found]))
+
+
+def _rows(metadata: Mapping[str, Any], metric: str, records: Sequence[Mapping[str, Any]],
+          selection: Selection, colors: Mapping[str, str]) -> list[OverviewRow]:
+    statistic = statistic_for(records, selection)
+    if statistic is None:
+        return []
+    info = metadata.get("metrics", {}).get(metric, {})
+    reference = metadata.get("reference_branch")
+    mine = [r for r in records if r["statistic"] == statistic and r["parameter"] is None]
     relative = {r["branch"]: r for r in mine if r["comparison"] == "relative_uplift"
                 and r["comparison_to_branch"] in (reference, None)}
-    return tuple(BranchRow(r["branch"], r["point"], r["lower"], r["upper"], r.get("n"),
-                           r.get("state", "ok"), r.get("reason"), r["branch"] == reference,
-                           relative.get(r["branch"]))
-                 for r in mine if r["comparison"] is None)
-
-
-def _distribution_plot(records: Sequence[Mapping[str, Any]], statistic: str, caption: str,
-                       step: bool) -> str | None:
-    by_branch: dict[str, list[Mapping[str, Any]]] = {}
-    for r in records:
-        if (r["statistic"] == statistic and r["comparison"] is None and r["parameter"] is not None
-                and r["point"] is not None):
-            by_branch.setdefault(r["branch"], []).append(r)
-    if not by_branch:
-        return None
-    series = []
-    for branch, rows in by_branch.items():
-        rows.sort(key=lambda r: r["parameter"])
-        banded = all(r["lower"] is not None and r["upper"] is not None for r in rows)
-        series.append(Series(branch, tuple(r["parameter"] for r in rows),
-                             tuple(r["point"] for r in rows),
-                             tuple(r["lower"] for r in rows) if banded else None,
-                             tuple(r["upper"] for r in rows) if banded else None))
-    return line_plot(series, title=caption, step=step, markers=statistic == "deciles",
-                     x_label="decile" if statistic == "deciles" else "value")
-
-
-def _over_time(records: Sequence[Mapping[str, Any]], metric: str, statistic: str | None,
-               selection: Selection, reference: str | None) -> str | None:
-    by_branch: dict[str, list[Mapping[str, Any]]] = {}
-    for r in records:
-        if (r["metric"] == metric and r["statistic"] == statistic
-                and r["comparison"] == "relative_uplift"
-                and r["comparison_to_branch"] in (reference, None)
-                and r["segment"] == selection.segment
-                and r["analysis_basis"] == selection.basis and r["point"] is not None):
-            by_branch.setdefault(r["branch"], []).append(r)
-    if not by_branch:
-        return None
-    series = []
-    for branch, rows in by_branch.items():
-        rows.sort(key=lambda r: int(r["window_index"]))
-        series.append(Series(branch, tuple(float(r["window_index"]) for r in rows),
-                             tuple(r["point"] for r in rows),
-                             tuple(r["lower"] if r["lower"] is not None else r["point"] for r in rows),
-                             tuple(r["upper"] if r["upper"] is not None else r["point"] for r in rows)))
-    return line_plot(series, title=f"{metric}: relative difference by week", x_label="week",
-                     y_label="rel. diff.", markers=True, zero_line=True)
-
-
-def panels(store: ExportDirectory, slug: str, selection: Selection,
-           records: Sequence[Mapping[str, Any]]) -> list[Panel]:
-    metadata = store.metadata(slug)
-    reference = metadata.get("reference_branch")
-    info: Mapping[str, Mapping[str, Any]] = metadata.get("metrics", {})
-    metrics = list(dict.fromkeys([m for m in info if any(r["metric"] == m for r in records)]
-                                 + [r["metric"] for r in records]))
-    weekly = store.statistics(slug, "weekly")
+    better = bool(info.get("bigger_is_better", True))
     out = []
-    for metric in metrics:
-        mine = [r for r in records if r["metric"] == metric]
-        meta = info.get(metric, {})
-        statistic = _main_statistic(mine)
-        rows = _rows(mine, statistic, reference)
-        plots: list[tuple[str, str]] = []
-        if any(r.point is not None for r in rows):
-            plots.append(("Estimate per branch", interval_plot(
-                [IntervalRow(r.branch, r.point, r.lower, r.upper) for r in rows],
-                title=f"{metric}: {statistic} per branch")))
-        relative = [IntervalRow(r.branch, r.relative.get("point"), r.relative.get("lower"),
-                                r.relative.get("upper")) for r in rows if r.relative]
-        if relative:
-            plots.append((f"Relative difference to {reference}", interval_plot(
-                relative, title=f"{metric}: relative difference", zero_line=True, percent=True,
-                bigger_is_better=meta.get("bigger_is_better", True))))
-        over_time = _over_time(weekly, metric, statistic, selection, reference)
-        if over_time:
-            plots.append(("Weekly windows over time", over_time))
-        for name, caption, step in DISTRIBUTIONS:
-            svg = _distribution_plot(mine, name, f"{metric}: {caption}", step)
-            if svg:
-                plots.append((caption, svg))
-        problems = tuple(dict.fromkeys(
-            f"{r['statistic']} / {r['branch']}: {r.get('state')}"
-            + (f" ({r['reason']})" if r.get("reason") else "")
-            for r in mine if r.get("state", "ok") != "ok"))
-        out.append(Panel(metric, meta.get("friendly_name") or metric, meta.get("description", ""),
-                         bool(meta.get("bigger_is_better", True)), statistic, rows,
-                         tuple(plots), problems))
+    for r in sorted((r for r in mine if r["comparison"] is None),
+                    key=lambda r: list(colors).index(r["branch"]) if r["branch"] in colors else 99):
+        rel = relative.get(r["branch"])
+        out.append(OverviewRow(
+            metric, info.get("friendly_name") or metric, r["branch"],
+            colors.get(r["branch"], "#000"), statistic, r["branch"] == reference, r.get("n"),
+            Estimate(r["point"], r["lower"], r["upper"]),
+            Estimate(rel["point"], rel["lower"], rel["upper"]) if rel else None,
+            rel.get("p_value_holm") if rel else None, significance(rel, better),
+            r.get("state") or "ok", r.get("reason") or None,
+            transform_of(metadata, metric, statistic)))
+    return out
+
+
+def groups(metadata: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
+           selection: Selection, colors: Mapping[str, str]) -> list[Group]:
+    """Overview rows (one per metric and branch) grouped as Experimenter does: primary outcome,
+    secondary outcomes, the experiment's own (secondary) metrics, guardrails, default metrics;
+    metrics sorted by the name shown."""
+    by_metric: dict[str, list[Mapping[str, Any]]] = {}
+    for r in records:
+        by_metric.setdefault(r["metric"], []).append(r)
+    info = metadata.get("metrics", {})
+
+    def shown(metric: str) -> str:
+        return str(info.get(metric, {}).get("friendly_name") or metric).lower()
+
+    left = set(by_metric)
+    sections: list[tuple[str, list[str]]] = []
+    for i, (slug, outcome) in enumerate(metadata.get("outcomes", {}).items()):
+        mine = [m for m in outcome.get("metrics", []) if m in left]
+        left -= set(mine)
+        name = outcome.get("friendly_name") or slug
+        sections.append((f"{'Primary' if i == 0 else 'Secondary'} outcome: {name}", mine))
+    defaults = set(metadata.get("default_metrics", []))
+    own = [m for m in left if m not in defaults]
+    sections.append(("Secondary metrics" if defaults else "Metrics", own))
+    sections.append(("Guardrails", [m for m in left & defaults if m in GUARDRAILS]))
+    sections.append(("Default metrics", [m for m in left & defaults if m not in GUARDRAILS]))
+    out = []
+    for title, metrics in sections:
+        ordered = sorted(metrics, key=shown)
+        rows = [row for m in ordered for row in _rows(metadata, m, by_metric[m], selection, colors)]
+        if ordered:
+            out.append(Group(title, tuple(ordered), tuple(rows)))
     return out

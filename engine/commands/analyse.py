@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import time
 from concurrent.futures import Executor
 from pathlib import Path
@@ -18,7 +19,7 @@ from engine.config.repository import Repository, load_repository
 from engine.config.resolve.platforms import resolve_experiment
 from engine.experimenter import Registry, RegistryError, load_registry
 from engine.results.export import Sink, export_errors, open_sink
-from engine.results.metadata import ErrorRecord, config_commit, errors_list
+from engine.results.metadata import ErrorRecord, config_commit, errors_list, metadata_context
 from engine.run.experiment import ExperimentOutcome, analyse_experiment
 from engine.run.pool import statistics_pool
 
@@ -33,20 +34,34 @@ def _unresolved(slug: str, date: dt.date, findings, sink: Sink) -> ExperimentOut
 
 
 def summary_table(outcomes: list[ExperimentOutcome]) -> Table:
+    """Status per experiment, narrow enough for 80 columns; notes go below (`summary_notes`)."""
     table = Table(title="Analysis")
-    stages = ("metrics", "statistics", "tables", "export")
-    for column in ("experiment", "status", "windows", "errors", "seconds", *stages, "note"):
-        table.add_column(column, justify="left" if column in ("experiment", "note") else "right")
+    for column in ("experiment", "status", "windows", "errors", "seconds"):
+        table.add_column(column, justify="left" if column == "experiment" else "right",
+                         no_wrap=True)
     colours = {"ok": "green", "failed": "red", "skipped": "yellow"}
     for o in outcomes:
-        note = o.reason or ""
-        if o.errors:
-            note = (note + "; " if note else "") + o.errors[0].message.splitlines()[0][:80]
-        took = dict(o.stages)
         table.add_row(o.slug, f"[{colours[o.status]}]{o.status}[/]", str(o.windows),
-                      str(len(o.errors)), f"{o.seconds:.1f}",
-                      *(f"{took[s]:.1f}" if s in took else "" for s in stages), note)
+                      str(len(o.errors)), f"{o.seconds:.1f}")
     return table
+
+
+def summary_notes(outcomes: list[ExperimentOutcome]) -> list[str]:
+    """One line per experiment with something to say: its reason and first error, once each."""
+    lines = []
+    for o in outcomes:
+        notes = [o.reason] + [e.message.splitlines()[0][:160] for e in o.errors[:1]]
+        notes = list(dict.fromkeys(n for n in notes if n))
+        if notes:
+            lines.append(f"{o.slug}: {'; '.join(notes)}")
+    return lines
+
+
+def _stage(fraction: float, what: str) -> str:
+    """The coarse stage of a progress report: one log line each when output is not a terminal."""
+    if what in ("resolving", "result tables", "export", "done"):
+        return what
+    return "per-client metrics" if fraction < 0.5 else "statistics"
 
 
 def analyse_repository(config_root: Path, slugs: list[str], day: dt.date, backend: Backend,
@@ -67,25 +82,38 @@ def _analyse_all(config_root: Path, slugs: list[str], day: dt.date, backend: Bac
     outcomes: list[ExperimentOutcome] = []
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed:.1f}/{task.total}"), TimeElapsedColumn())
-    with Progress(*columns, console=console or Console(stderr=True), transient=False) as progress:
+    console = console or Console(stderr=True)
+    stages: dict[str, str] = {}  # slug -> last stage logged (when not on a terminal)
+    with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("analysing", total=len(slugs))
         for i, slug in enumerate(slugs):
             def report(fraction: float, what: str, i: int = i, slug: str = slug) -> None:
                 progress.update(task, completed=i + fraction, description=f"{slug}: {what}"[:70])
+                stage = _stage(fraction, what)
+                if not console.is_terminal and stages.get(slug) != stage:
+                    stages[slug] = stage
+                    console.print(f"{slug}: {stage}", highlight=False)
 
             report(0.0, "resolving")
             started = time.perf_counter()
             try:
                 spec, findings = resolve_experiment(config_root, slug, registry=registry,
                                                     repository=repo)
+                entry = registry.get(slug) if registry is not None else None
                 outcome = (_unresolved(slug, day, findings, sink) if spec is None else
                            analyse_experiment(spec, backend, day, sink, commit=commit,
-                                              progress=report, executor=pool))
+                                              progress=report, executor=pool,
+                                              context=metadata_context(
+                                                  repo, spec.platform, slug,
+                                                  entry.name if entry else None)))
             except Exception as error:  # noqa: BLE001 - one experiment never stops the others
                 record = ErrorRecord.from_exception(error, experiment=slug,
                                                     analysis_date=day.isoformat(), stage="runnable")
                 outcome = ExperimentOutcome(slug, "failed", "unexpected error", 0, (record,))
             outcomes.append(dataclasses.replace(outcome, seconds=time.perf_counter() - started))
+            if not console.is_terminal:
+                console.print(f"{slug}: {outcome.status} in {outcomes[-1].seconds:.1f} s",
+                              highlight=False)
             progress.update(task, completed=i + 1)
         progress.update(task, description="done")
     return outcomes
@@ -118,6 +146,9 @@ def command(date: dt.datetime, experiments: tuple[str, ...], db: Path, results_d
     if not db.is_file():
         raise click.UsageError(f"no telemetry database at {db}")
     repo = load_repository(config_root)
+    unknown = [s for s in experiments if s not in repo.experiments]
+    if unknown:
+        raise click.UsageError(_unknown_experiments(unknown, sorted(repo.experiments)))
     slugs = list(experiments) or sorted(repo.experiments)
     if results_db is None:
         if out.startswith("gs://"):
@@ -131,6 +162,15 @@ def command(date: dt.datetime, experiments: tuple[str, ...], db: Path, results_d
     finally:
         backend.close()
     console.print(summary_table(outcomes))
+    for line in summary_notes(outcomes):
+        console.print(line, highlight=False, soft_wrap=True)
     click.echo(f"results exported to {out}; browse with "
                f"`jetstream serve --pages-only --results-dir {out}`")
     raise SystemExit(1 if any(o.status == "failed" for o in outcomes) else 0)
+
+
+def _unknown_experiments(unknown: list[str], known: list[str]) -> str:
+    hints = [f"{s!r} (did you mean {', '.join(repr(m) for m in close)}?)"
+             if (close := difflib.get_close_matches(s, known, n=2)) else repr(s) for s in unknown]
+    return (f"unknown experiment {', '.join(hints)}; the config repository has: "
+            + (", ".join(known) or "no experiments"))

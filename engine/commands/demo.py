@@ -65,6 +65,7 @@ def command(out: Path, clients: int, days: int, seed: int, config_root: Path,
 
     out.mkdir(parents=True, exist_ok=True)
     telemetry, json_dir = out / "telemetry.duckdb", out / "json"
+    click.echo(f"generating synthetic telemetry: {clients:,d} clients x {days} days")
     world = generate(telemetry, clients=clients, days=days, seed=seed)
     (out / "registry.json").write_text(world.registry_json() + "\n", encoding="utf-8")
     registry = parse_registry(list(world.registry))
@@ -72,6 +73,7 @@ def command(out: Path, clients: int, days: int, seed: int, config_root: Path,
                f"({world.first_day} .. {world.last_day}) -> {telemetry}")
     lap("synthetic telemetry")
 
+    click.echo("validating the configs")
     repo = load_repository(config_root)
     report = validate(config_root, registry=registry, repository=repo)
     problems = [f for f in report.findings if f.code != "resolved-on"]

@@ -17,7 +17,8 @@ from engine.sql.metrics import client_metrics_query
 @click.command("sql")
 @click.argument("slug")
 @click.option("--period", required=True, type=click.Choice(PERIODS + ("28_day",)))
-@click.option("--window", "index", default=0, show_default=True, help="0-based window index (N).")
+@click.option("--window", "number", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Window number, 1-based as in table names and results (week 1 = days 0..6).")
 @click.option("--basis", type=click.Choice(ANALYSIS_BASES), default="enrollments", show_default=True)
 @click.option("--dialect", type=click.Choice(["bigquery", "duckdb"]), default="bigquery",
               show_default=True, help="duckdb prints the tree as the DuckDB backend runs it.")
@@ -25,7 +26,7 @@ from engine.sql.metrics import client_metrics_query
               default=Path("."), show_default=True)
 @click.option("--registry", help="Experimenter registry JSON: a file or an http(s) URL.")
 @click.option("--enrollments", "show_enrollments", is_flag=True, help="Print the enrollments query only.")
-def command(slug: str, period: str, index: int, basis: str, dialect: str, config_root: Path,
+def command(slug: str, period: str, number: int, basis: str, dialect: str, config_root: Path,
             registry: str | None, show_enrollments: bool) -> None:
     """Print the per-client query of one window of SLUG (enrollments inline)."""
     from engine.backends.duckdb import to_duckdb
@@ -43,7 +44,10 @@ def command(slug: str, period: str, index: int, basis: str, dialect: str, config
         raise click.exceptions.Exit(1)
     timeline = timeline_of(spec.experiment)
     if timeline is None:
-        raise click.UsageError(f"{slug} has no start date or enrollment period")
+        raise click.UsageError(
+            f"{slug} has no start date or enrollment period in its config; pass the "
+            "Experimenter registry with --registry FILE|URL (e.g. the registry.json that "
+            "`jetstream synth --registry-out` or `make demo` writes)")
     if show_enrollments:
         tree = enrollments_query(spec.experiment, timeline)
     else:
@@ -51,6 +55,6 @@ def command(slug: str, period: str, index: int, basis: str, dialect: str, config
         metrics = metrics_for_basis(spec.metrics.get(period, ()), basis)
         if not metrics:
             raise click.UsageError(f"{slug} has no {basis} metrics in period {period}")
-        task = WindowTask(slug, window(period, index, timeline), basis, metrics)
+        task = WindowTask(slug, window(period, number - 1, timeline), basis, metrics)
         tree = client_metrics_query(spec, task, timeline)
     click.echo(render(tree) if dialect == "bigquery" else to_duckdb(tree))

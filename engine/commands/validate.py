@@ -1,6 +1,7 @@
 """`jetstream validate`: check configs and print findings; exit 1 on errors, 2 on usage errors."""
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import click
@@ -53,7 +54,11 @@ def command(paths: tuple[Path, ...], config_root: Path, registry_source: str | N
         if backend is not None and hasattr(backend, "close"):
             backend.close()
     if platform and report.experiments and platform not in _known_platforms(config_root):
-        raise click.UsageError(f"unknown platform {platform!r}")
+        known = _known_platforms(config_root)
+        close = difflib.get_close_matches(platform, known, n=1)
+        raise click.UsageError(f"unknown platform {platform!r}"
+                               + (f" (did you mean {close[0]!r}?)" if close else "")
+                               + f"; known platforms: {', '.join(known)}")
     findings = report.findings
     if backend is not None:
         from engine.check.dry_run import bytes_notice

@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
+import sys
 import traceback
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from engine.config.repository import Repository
 from engine.config.spec import AnalysisSpec
 from engine.results.export import EXPORT_SCHEMA_VERSION
+
+EXPERIMENTER_URL = "https://experimenter.services.mozilla.com/nimbus/{slug}/summary"
 
 
 def _date(value: dt.date | None) -> str | None:
@@ -40,12 +45,21 @@ def _metrics(spec: AnalysisSpec) -> dict[str, Any]:
                 "analysis_bases": list(metric.analysis_bases),
                 "statistics": [],
                 "periods": [],
+                "pre_treatments": {},
             })
             entry["periods"].append(period)
             for statistic in metric.statistics:
                 if statistic.name not in entry["statistics"]:
                     entry["statistics"].append(statistic.name)
+                    entry["pre_treatments"][statistic.name] = [
+                        _call(t.name, t.params) for t in statistic.pre_treatments]
     return out
+
+
+def _call(name: str, params: Mapping[str, Any]) -> str:
+    """A pre-treatment as its reader would write it: `log(base=10)`."""
+    args = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return f"{name}({args})" if args else name
 
 
 def srm_dict(result: Any) -> dict[str, Any]:
@@ -57,20 +71,66 @@ def srm_dict(result: Any) -> dict[str, Any]:
     return dict(result)
 
 
+@dataclass(frozen=True)
+class MetadataContext:
+    """What the metadata says beyond the spec: the Experimenter display name and link, each
+    outcome's display information (upstream `Outcome`) and the platform's default metrics."""
+
+    name: str | None = None
+    experimenter_url: str | None = None
+    outcomes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    default_metrics: tuple[str, ...] = ()
+
+
+def _names(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+
+def metadata_context(repo: Repository, platform: str, slug: str,
+                     name: str | None = None) -> MetadataContext:
+    """The context of one experiment from the config repository (and its registry name)."""
+    outcomes = {}
+    for outcome, doc in repo.outcomes.get(platform, {}).items():
+        data = doc.data
+        outcomes[outcome] = {
+            "slug": outcome,
+            "friendly_name": str(data.get("friendly_name") or outcome),
+            "description": str(data.get("description") or ""),
+            "metrics": sorted(k for k, v in (data.get("metrics") or {}).items()
+                              if isinstance(v, Mapping)),
+            "default_metrics": _names(data.get("default_metrics")),
+        }
+    defaults = repo.defaults.get(platform)
+    periods = (defaults.data.get("metrics") or {}) if defaults is not None else {}
+    default_metrics = sorted({m for v in periods.values() for m in _names(v)})
+    return MetadataContext(name, EXPERIMENTER_URL.format(slug=slug), outcomes,
+                           tuple(default_metrics))
+
+
+def _outcome(slug: str, known: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Upstream's `Outcome` shape, also for an outcome the repository does not hold."""
+    return {"slug": slug, "friendly_name": slug, "description": "", "metrics": [],
+            "default_metrics": [], **dict(known or {})}
+
+
 def build_metadata(spec: AnalysisSpec, analysis_date: dt.date, *,
                    commit: str | None = None,
                    enrollment: Mapping[str, Mapping[str, int]] | None = None,
                    sample_ratio: Mapping[str, Mapping[str, Any]] | None = None,
-                   outcomes: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
-    """Metadata in a deterministic shape (no wall-clock times: reruns write identical files).
+                   context: MetadataContext | None = None) -> dict[str, Any]:
+    """Metadata in a deterministic shape (no wall-clock times: reruns write identical files);
+    valid as mozilla-nimbus-schemas' jetstream `Metadata`, with additive fields.
 
     `enrollment` maps analysis basis -> branch -> clients; `sample_ratio` maps basis -> SRM dict.
     """
     experiment = spec.experiment
-    outcome_info = outcomes or {}
+    context = context or MetadataContext()
     return {
         "schema_version": EXPORT_SCHEMA_VERSION,
         "experiment": experiment.slug,
+        "name": context.name,
+        "experimenter_url": context.experimenter_url,
+        "default_metrics": list(context.default_metrics),
         "platform": spec.platform,
         "analysis_date": analysis_date.isoformat(),
         "start_date": _date(experiment.start_date),
@@ -81,7 +141,7 @@ def build_metadata(spec: AnalysisSpec, analysis_date: dt.date, *,
         "is_rollout": experiment.is_rollout,
         "segments": ["all", *[s.name for s in spec.segments]],
         "metrics": _metrics(spec),
-        "outcomes": {slug: {"slug": slug, **dict(outcome_info.get(slug, {}))}
+        "outcomes": {slug: _outcome(slug, context.outcomes.get(slug))
                      for slug in experiment.outcomes},
         "config_commit": commit,
         "config_path": spec.config_path,
@@ -92,7 +152,11 @@ def build_metadata(spec: AnalysisSpec, analysis_date: dt.date, *,
 
 @dataclass(frozen=True)
 class ErrorRecord:
-    """One failure of an analysis step; several per experiment, one per failing unit of work."""
+    """One failure of an analysis step; several per experiment, one per failing unit of work.
+
+    Valid as mozilla-nimbus-schemas' jetstream `AnalysisError`: `filename` and `func_name` name
+    where it was raised (or, without an exception, where the record was made); `timestamp` is
+    the analysis date at midnight UTC, not the wall clock, so a rerun writes identical files."""
 
     experiment: str
     analysis_date: str
@@ -106,16 +170,29 @@ class ErrorRecord:
     segment: str | None = None
     analysis_basis: str | None = None
     log_level: str = "ERROR"
-    detail: str | None = None
+    exception: str | None = None  # the last frames of the traceback
+    filename: str = ""
+    func_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.filename:  # made directly: its maker is where it happened
+            caller = sys._getframe(2)
+            object.__setattr__(self, "filename", os.path.basename(caller.f_code.co_filename))
+            object.__setattr__(self, "func_name", caller.f_code.co_name)
 
     @classmethod
     def from_exception(cls, error: BaseException, **where: Any) -> "ErrorRecord":
         tail = traceback.format_exception(type(error), error, error.__traceback__)[-3:]
+        frames = traceback.extract_tb(error.__traceback__)
+        origin = (os.path.basename(frames[-1].filename), frames[-1].name) if frames else (
+            os.path.basename(sys._getframe(1).f_code.co_filename), sys._getframe(1).f_code.co_name)
         return cls(message=str(error) or type(error).__name__,
-                   exception_type=type(error).__name__, detail="".join(tail), **where)
+                   exception_type=type(error).__name__, exception="".join(tail),
+                   filename=origin[0], func_name=origin[1], **where)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "source": "jetstream",
+                "timestamp": f"{self.analysis_date}T00:00:00+00:00"}
 
 
 def errors_list(errors: Sequence[ErrorRecord]) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import datetime as dt
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 from sqlglot import exp
@@ -22,7 +22,13 @@ from sqlglot import exp
 from engine.config.spec import PERIODS, AnalysisSpec, ExperimentSpec, Metric
 from engine.plan.analysis_plan import enrollments_table
 from engine.results.export import Sink, export_errors, export_experiment
-from engine.results.metadata import ErrorRecord, build_metadata, errors_list, srm_dict
+from engine.results.metadata import (
+    ErrorRecord,
+    MetadataContext,
+    build_metadata,
+    errors_list,
+    srm_dict,
+)
 from engine.results.tables import read_period_frame, write_windows
 from engine.run.client_metrics import ClientMetricsTable, compute_client_metrics
 from engine.run.statistics import WindowInput, window_statistics
@@ -189,10 +195,11 @@ def _json_safe(value: Any) -> Any:
 
 def analyse_experiment(spec: AnalysisSpec, backend: Any, date: dt.date, sink: Sink, *,
                        commit: str | None = None, progress: Progress | None = None,
-                       outcomes: Mapping[str, Mapping[str, Any]] | None = None,
+                       context: MetadataContext | None = None,
                        executor: Executor | None = None) -> ExperimentOutcome:
     """Analyse one experiment for `date`; never raises for a failure of the experiment.
-    With an `executor` (engine.run.pool), window tables' statistics run in parallel."""
+    With an `executor` (engine.run.pool), window tables' statistics run in parallel; `context`
+    adds the display name, outcomes and default metrics to the metadata."""
     slug = spec.experiment.slug
     check = check_runnable(spec.experiment, date)
     if check.status == "skipped":
@@ -227,7 +234,7 @@ def analyse_experiment(spec: AnalysisSpec, backend: Any, date: dt.date, sink: Si
     run.lap("tables")
     run.progress(0.95, "export")
     metadata = build_metadata(spec, run.date, commit=commit, enrollment=counts,
-                              sample_ratio=tests, outcomes=outcomes)
+                              sample_ratio=tests, context=context)
     try:
         files = export_experiment(sink, slug, {p: r for p, r in statistics.items() if len(r)},
                                   metadata, errors_list(run.errors))

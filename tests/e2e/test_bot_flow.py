@@ -158,7 +158,7 @@ def test_merge_reanalyses_with_the_real_engine_and_links_its_page(fake_github, s
         page = bot.http.get(link)
         assert page.status_code == 200
         text = _text(page.text)
-        assert f"{SLUG} fenix · 2024-01-29 → 2024-02-29 · analysed for 2024-02-29" in text
+        assert f"{SLUG} · fenix · 2024-01-29 → 2024-02-29 · analysed for 2024-02-29" in text
         counts = world.enrollments[SLUG].groupby("branch").size()
         enrollment = text[text.index("Enrollment"):text.index("Sample ratio")]
         for branch, clients in counts.items():

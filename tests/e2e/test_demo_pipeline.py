@@ -17,11 +17,14 @@ import pytest
 
 from engine.backends.duckdb import DuckDBBackend
 from engine.check.validate import validate
+from engine.config.repository import load_repository
 from engine.config.resolve.platforms import resolve_experiment
 from engine.experimenter import parse_registry
 from engine.results.export import DirectorySink
+from engine.results.metadata import metadata_context
 from engine.run.experiment import analyse_experiment
 from engine.synthetic.world import generate
+from tests.results.upstream import validate_upstream
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS, DAYS, SEED = 40_000, 40, 5
@@ -65,8 +68,13 @@ def demo(tmp_path_factory):
     backend = DuckDBBackend(tmp / "telemetry.duckdb", tmp / "results.duckdb")
     sink = DirectorySink(tmp / "json")
 
-    def analyse() -> dict:
-        return {slug: analyse_experiment(spec, backend, world.last_day, sink)
+    repo = load_repository(ROOT)
+    contexts = {slug: metadata_context(repo, spec.platform, slug, registry.get(slug).name)
+                for slug, spec in specs.items()}
+
+    def analyse() -> dict:  # as `jetstream analyse` does, with the metadata's context
+        return {slug: analyse_experiment(spec, backend, world.last_day, sink,
+                                         context=contexts[slug])
                 for slug, spec in specs.items()}
 
     first = analyse()
@@ -152,3 +160,15 @@ def test_rerun_for_the_same_date_leaves_identical_tables_and_files(demo):
     for name in before["tables"]:
         assert before["tables"][name] == after["tables"][name], name
     assert before["files"] == after["files"]
+
+
+def test_every_exported_file_validates_against_the_upstream_models(demo):
+    """Statistics, metadata and errors as Experimenter reads them (mozilla-nimbus-schemas)."""
+    checked = validate_upstream(demo["out"])
+    exported = sorted(p.name for p in demo["out"].glob("*.json"))
+    assert sum(checked.values()) == len(exported)
+    assert checked["metadata"] == checked["errors"] == len(KEEP) and checked["statistics"] >= 4
+    meta = json.loads((demo["out"] / "metadata_desktop-newtab-layout.json").read_text())
+    assert meta["schema_version"] == 4 and meta["name"] == "Desktop Newtab Layout"
+    assert meta["outcomes"]["search_engagement"]["friendly_name"] == "Search engagement"
+    assert "urlbar_searches" in meta["outcomes"]["search_engagement"]["metrics"]

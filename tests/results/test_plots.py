@@ -6,8 +6,11 @@ import xml.etree.ElementTree as ET
 from bot.pages.plots import (
     BAD,
     GOOD,
+    NEUTRAL,
+    PALETTE,
     IntervalRow,
     Series,
+    branch_colors,
     interval_plot,
     line_plot,
     nice_ticks,
@@ -27,24 +30,32 @@ def test_nice_ticks_cover_range_with_round_steps():
     assert nice_ticks(3, 3) == [3]
 
 
-def test_forest_plot_colours_by_direction_and_places_zero():
-    svg = parse(interval_plot([IntervalRow("up", 0.05, 0.01, 0.09),
-                               IntervalRow("down", -0.04, -0.08, -0.01),
-                               IntervalRow("unsure", 0.0, -0.02, 0.02),
+def test_forest_plot_colours_by_significance_and_places_zero():
+    svg = parse(interval_plot([IntervalRow("up", 0.05, 0.01, 0.09, "#0b5cad", "good"),
+                               IntervalRow("down", -0.04, -0.08, -0.01, "#e08a00", "bad"),
+                               IntervalRow("unsure", 0.0, -0.02, 0.02, "#a3479b", "neutral"),
                                IntervalRow("missing", None)],
-                              title="t", zero_line=True, percent=True, bigger_is_better=True))
+                              title="t", zero_line=True, percent=True))
     points = svg.findall(f".//{NS}circle")
-    assert [p.get("fill") for p in points] == [GOOD, BAD, "#495057"]
+    assert [p.get("fill") for p in points] == [GOOD, BAD, NEUTRAL]
+    swatches = [r.get("fill") for r in svg.findall(f".//{NS}rect[@class='swatch']")]
+    assert swatches == ["#0b5cad", "#e08a00", "#a3479b"]  # the branch stays recognisable
     zero = svg.find(f".//{NS}line[@class='zero']")
     xs = [float(p.get("cx")) for p in points]
     assert xs[1] < float(zero.get("x1")) < xs[0]
     assert "no estimate" in ET.tostring(svg, encoding="unicode")
+    assert "5%" in ET.tostring(svg, encoding="unicode")
 
 
-def test_lower_is_better_flips_colours():
-    svg = parse(interval_plot([IntervalRow("up", 0.05, 0.01, 0.09)], title="t", zero_line=True,
-                              bigger_is_better=False))
-    assert svg.find(f".//{NS}circle").get("fill") == BAD
+def test_branch_colours_are_stable_and_apart_from_significance():
+    colours = branch_colors(["control", "a", "b"])
+    assert colours == {"control": PALETTE[0], "a": PALETTE[1], "b": PALETTE[2]}
+    assert not {GOOD, BAD, NEUTRAL} & set(PALETTE)
+    svg = parse(line_plot([Series("b", (1, 2), (0.1, 0.2), color=colours["b"])], title="t",
+                          percent_y=True, integer_x=True))
+    assert svg.find(f".//{NS}path[@class='line']").get("stroke") == colours["b"]
+    labels = [t.text for t in svg.findall(f".//{NS}text[@class='tick-label']")]
+    assert "10%" in labels and "1.5" not in labels  # percent y, whole windows on x
 
 
 def test_line_plot_bands_steps_and_legend():
