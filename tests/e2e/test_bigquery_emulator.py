@@ -11,6 +11,7 @@ import json
 import math
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,17 @@ def test_every_job_is_labelled_and_guarded(world, runs):
     assert all(s.startswith("CREATE OR REPLACE TABLE `test`.`jetstream`.`") for s in statements)
     assert any(" CLUSTER BY window_index AS " in s for s in statements)
 
+
+
+def test_validate_dry_runs_on_the_emulator(world, tmp_path):
+    root, _, emulator, _ = world
+    env = dict(os.environ, BIGQUERY_EMULATOR_HOST=emulator.host)
+    before = len(emulator.proxy.jobs)
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "validate", f"experiments/{SLUG}.toml", "--backend",
+         "bigquery", "--project", "test", "--registry", str(root / "registry.json")],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    dry_runs = [j["configuration"] for j in emulator.proxy.jobs[before:]]
+    assert dry_runs and all(c["dryRun"] is True for c in dry_runs)
+    assert "dry-run-bytes" in done.stdout  # the emulator estimates 0 bytes: real BigQuery more
