@@ -52,8 +52,9 @@ def _finding(err: api_exceptions.GoogleAPICallError):
     return sql_finding(code, message)
 
 
-def _storage_read_api() -> bool:
-    """The Storage Read API reads large results in parallel streams; used when installed."""
+def storage_read_api_installed() -> bool:
+    """The Storage Read API (google-cloud-bigquery-storage) reads results as Arrow streams over
+    gRPC; over REST the client converts JSON rows to Arrow in Python."""
     return importlib.util.find_spec("google.cloud.bigquery_storage") is not None
 
 
@@ -76,12 +77,13 @@ class BigQueryBackend:
     def __init__(self, project: str, dataset: str, client: bigquery.Client | None = None,
                  location: str | None = None, timeout: float = 3600.0,
                  maximum_bytes_billed: int | None = None,
-                 labels: Mapping[str, str] | None = None):
+                 labels: Mapping[str, str] | None = None, storage_read_api: bool = False):
         self.project = project
         self.dataset = dataset
         self.timeout = timeout
         self.maximum_bytes_billed = maximum_bytes_billed
         self.labels = dict(LABELS if labels is None else labels)
+        self.storage_read_api = storage_read_api
         self.client = client or bigquery.Client(project=project, location=location)
 
     def close(self) -> None:
@@ -121,7 +123,7 @@ class BigQueryBackend:
     def query(self, sql: str | exp.Query) -> pd.DataFrame:
         rows = self._job(parse_select(sql), self._config("query")).result(timeout=self.timeout)
         try:
-            arrow = rows.to_arrow(create_bqstorage_client=_storage_read_api())
+            arrow = rows.to_arrow(create_bqstorage_client=self.storage_read_api)
         except api_exceptions.GoogleAPICallError as err:
             raise BackendError(_finding(err)) from err
         return arrow.to_pandas(types_mapper=_NULLABLE.get)

@@ -74,14 +74,18 @@ def _duckdb(config: BackendConfig) -> Backend:
 def _bigquery(config: BackendConfig) -> Backend:
     from google.cloud import bigquery
 
-    from engine.backends.bigquery import BigQueryBackend
+    from engine.backends.bigquery import BigQueryBackend, storage_read_api_installed
     credentials, project = _credentials(config.project)
     if not project:
         raise ValueError("--backend bigquery needs --project (the credentials name none)")
     timeout = {} if config.query_timeout is None else {"timeout": config.query_timeout}
     client = bigquery.Client(project=project, credentials=credentials, location=config.location)
+    # the Storage Read API where installed, but not on an emulator: BIGQUERY_EMULATOR_HOST
+    # redirects REST only, and bqemulator's gRPC cannot read query results (see tests/e2e)
+    storage = storage_read_api_installed() and not os.environ.get(_EMULATOR)
     return BigQueryBackend(project, config.dataset, client, location=config.location,
-                           maximum_bytes_billed=config.maximum_bytes_billed, **timeout)
+                           maximum_bytes_billed=config.maximum_bytes_billed,
+                           storage_read_api=storage, **timeout)
 
 
 def _credentials(project: str | None):

@@ -166,11 +166,11 @@ class Emulator:
         home.mkdir(parents=True, exist_ok=True)
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "TMPDIR": str(home)}
         subprocess.run([str(python), "-c", _INSTALL_SPATIAL], env=env, check=True)
-        self.port = _free_port()
+        self.port, self.grpc_port = _free_port(), _free_port()
         self.log = open(home / "emulator.log", "wb")
         self.process = subprocess.Popen(
             [str(EMULATOR_VENV / "bin" / "bqemulator"), "start", "--rest-port", str(self.port),
-             "--grpc-port", str(_free_port()), "--project", project, "--ephemeral",
+             "--grpc-port", str(self.grpc_port), "--project", project, "--ephemeral",
              "--log-level", "warning"], env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait()
         self.proxy = RecordingProxy(self.port)
