@@ -79,7 +79,7 @@ class Backend(Protocol):
         """Bind and plan `query` without reading data (bytes estimated where the warehouse can)."""
 
     def query(self, query: exp.Query) -> pd.DataFrame:
-        """The result of `query` as a frame (read through Arrow; for small results)."""
+        """The result of `query` as a frame (for small results; BigQuery reads it as Arrow)."""
 
     def materialize(self, name: str, query: exp.Query, cluster_by: Sequence[str] = ()) -> None:
         """CREATE OR REPLACE TABLE `name` AS `query`, atomically; `cluster_by` columns are a
