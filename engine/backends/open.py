@@ -75,31 +75,30 @@ def _bigquery(config: BackendConfig) -> Backend:
     from google.cloud import bigquery
 
     from engine.backends.bigquery import BigQueryBackend, storage_read_api_installed
-    credentials, project = _credentials(config.project)
-    if not project:
-        raise ValueError("--backend bigquery needs --project (the credentials name none)")
+    if not config.project:
+        raise ValueError("--backend bigquery needs --project")
+    credentials = _credentials()
     timeout = {} if config.query_timeout is None else {"timeout": config.query_timeout}
-    client = bigquery.Client(project=project, credentials=credentials, location=config.location)
+    client = bigquery.Client(project=config.project, credentials=credentials,
+                             location=config.location)
     # the Storage Read API where installed, but not on an emulator: BIGQUERY_EMULATOR_HOST
     # redirects REST only, and bqemulator's gRPC cannot read query results (see tests/e2e)
     storage = storage_read_api_installed() and not os.environ.get(_EMULATOR)
-    return BigQueryBackend(project, config.dataset, client, location=config.location,
+    return BigQueryBackend(config.project, config.dataset, client, location=config.location,
                            maximum_bytes_billed=config.maximum_bytes_billed,
                            storage_read_api=storage, **timeout)
 
 
-def _credentials(project: str | None):
+def _credentials():
     """Anonymous for a local emulator, else google-auth's application default credentials."""
     if os.environ.get(_EMULATOR):
         from google.auth.credentials import AnonymousCredentials
-        return AnonymousCredentials(), project
+        return AnonymousCredentials()
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
     try:
-        credentials, default_project = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/bigquery"])
+        credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/bigquery"])
     except DefaultCredentialsError as error:
-        raise ValueError(f"no Google credentials for BigQuery: {AUTHENTICATE} "
-                                 f"({error})") from error
-    return credentials, project or default_project
+        raise ValueError(f"no Google credentials for BigQuery: {AUTHENTICATE} ({error})") from error
+    return credentials
 

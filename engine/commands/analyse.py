@@ -119,8 +119,7 @@ def analyse_argv(slug: str, day: dt.date, config_root: Path, out: str, backend: 
 @click.option("--query-timeout", type=click.FloatRange(min=1), default=3600.0, show_default=True,
               metavar="SECONDS", help="A statement running longer is interrupted (DuckDB) or "
               "abandoned (BigQuery) and its experiment fails.")
-@click.option("--project", help="BigQuery project (jobs are billed to it; default: the "
-              "credentials' project).")
+@click.option("--project", help="BigQuery project (required with bigquery; jobs are billed to it).")
 @click.option("--dataset", default=DEFAULT_DATASET, show_default=True,
               help="BigQuery dataset of our tables: enrollments, per-client metrics, results.")
 @click.option("--location", help="BigQuery job location, e.g. US.")
