@@ -13,6 +13,12 @@ bqemulator 1.4.0 that the real service does not have (the product sends real Big
 - a load job into a table that does not exist fails (the emulator DELETEs from it first): the
   proxy creates the destination from the job's own schema first (and drops it for WRITE_TRUNCATE,
   whose schema replaces the old one on BigQuery).
+
+Gaps not shimmed, so not covered here: dry runs report 0 bytes (no cost estimates); the Storage
+Read API (gRPC) cannot read query results (their anonymous dataset is missing), so reads are
+REST; Glean data sources' per-client queries fail to bind STRUCT/ARRAY columns of the derived
+data-source table from the join's ON (`Values list "ds" does not have a column named
+"ping_info"`, then `client_info` for the join key), so the fenix and iOS experiments do not run.
 """
 from __future__ import annotations
 
