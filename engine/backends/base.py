@@ -1,10 +1,13 @@
-"""The one backend protocol (DuckDB, BigQuery). SQL handed in is BigQuery dialect text or a
-BigQuery-dialect sqlglot tree (`exp.Query`)."""
+"""The one backend protocol (DuckDB, BigQuery) and the query helpers every caller shares.
+
+Queries are BigQuery-dialect sqlglot trees (`exp.Query`); text from outside (a user's query, a
+test) becomes a tree through `parse_select`, which admits exactly one SELECT. Backends also
+accept such text and parse it the same way, so the one-SELECT rule holds on every path."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import pandas as pd
 import sqlglot
@@ -67,14 +70,20 @@ def parse_select(sql: str | exp.Query) -> exp.Query:
 
 @runtime_checkable
 class Backend(Protocol):
+    """Where telemetry lives and our own tables (enrollments, per-client metrics, results) are
+    created: DuckDB (`engine.backends.duckdb`) or BigQuery (`engine.backends.bigquery`)."""
+
     name: str
 
-    def dry_run(self, sql: str | exp.Query) -> DryRunResult: ...
+    def dry_run(self, query: exp.Query) -> DryRunResult:
+        """Bind and plan `query` without reading data (bytes estimated where the warehouse can)."""
 
-    def query(self, sql: str | exp.Query) -> pd.DataFrame: ...
+    def query(self, query: exp.Query) -> pd.DataFrame:
+        """The result of `query` as a frame (for small results; BigQuery reads it as Arrow)."""
 
-    def materialize(self, name: str, sql: str | exp.Query) -> None:
-        """Create or replace table `name` from a query, atomically."""
+    def materialize(self, name: str, query: exp.Query, cluster_by: Sequence[str] = ()) -> None:
+        """CREATE OR REPLACE TABLE `name` AS `query`, atomically; `cluster_by` columns are a
+        storage hint where the warehouse has clustering."""
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         """Create or replace table `name` with `frame`, atomically."""
@@ -84,3 +93,28 @@ class Backend(Protocol):
     def list_tables(self, prefix: str = "") -> list[str]: ...
 
     def drop_table(self, name: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def select_all(table: str, order_by: Sequence[str] = ()) -> exp.Select:
+    """`SELECT * FROM table [ORDER BY ...]`: warehouses only promise an order when asked for one
+    (nulls first, BigQuery's default, spelled out for every dialect)."""
+    tree = exp.select("*").from_(exp.to_table(check_table_name(table)))
+    if order_by:
+        tree = tree.order_by(*(exp.Ordered(this=exp.column(c), nulls_first=True) for c in order_by))
+    return tree
+
+
+def read_table(backend: Backend, table: str, order_by: Sequence[str] = ()) -> pd.DataFrame:
+    """Every row of one of our tables, in the given order."""
+    return backend.query(select_all(table, order_by))
+
+
+def count_by(backend: Backend, table: str, column: str) -> dict[Any, int]:
+    """Rows of `table` per value of `column`, in the column's order."""
+    tree = (exp.select(exp.column(column), exp.func("COUNT", exp.Star()).as_("n"))
+            .from_(exp.to_table(check_table_name(table)))
+            .group_by(exp.column(column)).order_by(exp.column(column)))
+    frame = backend.query(tree)
+    return {key: int(n) for key, n in zip(frame[column], frame["n"])}

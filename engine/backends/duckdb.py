@@ -9,11 +9,16 @@ Hardening, applied right after attaching: external access off (no file/URL reads
 ATTACH), extension install/autoload off, configuration locked. Every user-facing statement must
 be exactly one SELECT (checked on the sqlglot tree and again by DuckDB's own statement parser),
 and runs under a timer that interrupts it after `timeout` seconds.
+
+Scale: `memory_limit` caps DuckDB's memory and `temp_directory` is where it spills what does not
+fit (sorts, joins, aggregates), so an experiment larger than the machine's memory still runs;
+both are set before the configuration is locked.
 """
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Sequence
 
 import duckdb
 import pandas as pd
@@ -30,6 +35,7 @@ from engine.backends.base import (
 from engine.backends.duckdb_udfs import MACROS, rename_udfs
 
 WAREHOUSE = "warehouse"
+DEFAULT_TIMEOUT = 600.0  # seconds one statement may run before it is interrupted (dry runs, PRs)
 _HARDENING = (
     "SET enable_external_access = false",
     "SET autoinstall_known_extensions = false",
@@ -60,14 +66,17 @@ class DuckDBBackend:
     name = "duckdb"
 
     def __init__(self, telemetry: str | Path | None = None, results: str | Path = ":memory:",
-                 timeout: float = 600.0, threads: int | None = None,
-                 memory_limit: str | None = None):
+                 timeout: float = DEFAULT_TIMEOUT, threads: int | None = None,
+                 memory_limit: str | None = None, temp_directory: str | Path | None = None):
         self.timeout = timeout
         self._con = duckdb.connect(str(results))
         if threads:
             self._con.execute("SET threads = ?", [threads])
         if memory_limit:
             self._con.execute("SET memory_limit = ?", [memory_limit])
+        if temp_directory is not None:
+            Path(temp_directory).mkdir(parents=True, exist_ok=True)
+            self._con.execute("SET temp_directory = ?", [str(Path(temp_directory).resolve())])
         if telemetry is not None:
             path = exp.Literal.string(str(Path(telemetry).resolve()))
             self._con.execute(exp.replace_placeholders(_ATTACH.copy(), path=path).sql("duckdb"))
@@ -120,8 +129,9 @@ class DuckDBBackend:
         return self._run(self._checked(sql))
 
     # -- our own tables ---------------------------------------------------------------------
-    def materialize(self, name: str, sql: str | exp.Query) -> None:
-        """CREATE OR REPLACE inside one transaction: a failure leaves the old table intact."""
+    def materialize(self, name: str, sql: str | exp.Query, cluster_by: Sequence[str] = ()) -> None:
+        """CREATE OR REPLACE inside one transaction: a failure leaves the old table intact.
+        DuckDB has no clustering: `cluster_by` is ignored (an ORDER BY in `sql` orders storage)."""
         select, _ = self._checked_tree(sql)
         self._replace(name, select)
 

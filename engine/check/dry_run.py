@@ -19,7 +19,7 @@ from engine.config.spec import AnalysisSpec, Metric, Source
 from engine.findings import Finding, Severity, has_errors
 from engine.plan.analysis_plan import WindowTask
 from engine.plan.windows import Timeline, timeline_of, window
-from engine.sql.dialect import SqlError, render
+from engine.sql.dialect import SqlError
 from engine.sql.enrollments import enrollments_query
 from engine.sql.metrics import client_metrics_query
 
@@ -46,17 +46,17 @@ def _probe(backend: Backend, spec: AnalysisSpec, timeline: Timeline,
            metrics: tuple[Metric, ...], basis: str = "enrollments") -> DryRunResult:
     task = WindowTask(spec.experiment.slug, _PROBE_WINDOW, basis, metrics)
     try:
-        sql = render(client_metrics_query(spec, task, timeline))
+        query = client_metrics_query(spec, task, timeline)
     except SqlError as err:
         return DryRunResult(None, (Finding("<sql>", None, None, Severity.ERROR, "sql-parse", str(err)),))
-    return backend.dry_run(sql)
+    return backend.dry_run(query)
 
 
 def dry_run_experiment(spec: AnalysisSpec, backend: Backend) -> list[Finding]:
     fallback = spec.config_path or spec.experiment.slug
     timeline = _timeline(spec)
     try:
-        enrollments = backend.dry_run(render(enrollments_query(spec.experiment, timeline)))
+        enrollments = backend.dry_run(enrollments_query(spec.experiment, timeline))
     except SqlError as err:
         enrollments = DryRunResult(None, (Finding("<sql>", None, None, Severity.ERROR, "sql-parse", str(err)),))
     findings = _findings(enrollments, None, fallback, "enrollments query")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import sys
 import time
 from concurrent.futures import Executor
 from pathlib import Path
@@ -14,12 +15,17 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from engine.backends.base import Backend
-from engine.backends.duckdb import DuckDBBackend
+from engine.backends.open import DEFAULT_DATASET, KINDS, BackendConfig, connect
 from engine.config.repository import Repository, load_repository
 from engine.config.resolve.platforms import resolve_experiment
 from engine.experimenter import Registry, RegistryError, load_registry
 from engine.results.export import Sink, export_errors, open_sink
-from engine.results.metadata import ErrorRecord, config_commit, errors_list, metadata_context
+from engine.results.metadata import (
+    ErrorRecord,
+    config_commit,
+    errors_list,
+    metadata_context,
+)
 from engine.run.experiment import ExperimentOutcome, analyse_experiment
 from engine.run.pool import statistics_pool
 
@@ -119,14 +125,39 @@ def _analyse_all(config_root: Path, slugs: list[str], day: dt.date, backend: Bac
     return outcomes
 
 
+def analyse_argv(slug: str, day: dt.date, config_root: Path, out: str, backend: BackendConfig,
+                 registry: str | None = None, extra: tuple[str, ...] = ()) -> list[str]:
+    """The `jetstream analyse` child process that re-analyses one experiment on `backend`
+    (the bot's merge leg and daily run)."""
+    return [sys.executable, "-m", "engine.cli", "analyse", "--date", day.isoformat(),
+            "--experiment", slug, "--config-root", str(Path(config_root).resolve()),
+            "--out", out, *(("--registry", registry) if registry else ()),
+            *backend.cli_args(), *extra]
+
+
 @click.command("analyse")
 @click.option("--date", "date", required=True, type=click.DateTime(["%Y-%m-%d"]),
               help="Last day with complete data (usually yesterday).")
 @click.option("--experiment", "experiments", multiple=True, help="Slug; repeatable. Default: all.")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="DuckDB telemetry file (e.g. from `jetstream synth`).")
+@click.option("--backend", "kind", type=click.Choice(KINDS), default="duckdb", show_default=True,
+              help="Where telemetry is read and our tables are written.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              help="DuckDB telemetry file (e.g. from `jetstream synth`); required with duckdb.")
 @click.option("--results-db", type=click.Path(dir_okay=False, path_type=Path),
               help="DuckDB file for per-client and result tables [default: OUT/results.duckdb].")
+@click.option("--memory-limit", metavar="SIZE",
+              help="DuckDB memory limit, e.g. 4GB [default: 80% of RAM]; beyond it DuckDB spills.")
+@click.option("--temp-directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Where DuckDB spills [default: beside the results file].")
+@click.option("--query-timeout", type=click.FloatRange(min=1), default=3600.0, show_default=True,
+              metavar="SECONDS", help="A statement running longer is interrupted (DuckDB) or "
+              "abandoned (BigQuery) and its experiment fails.")
+@click.option("--project", help="BigQuery project (required with bigquery; jobs are billed to it).")
+@click.option("--dataset", default=DEFAULT_DATASET, show_default=True,
+              help="BigQuery dataset of our tables: enrollments, per-client metrics, results.")
+@click.option("--location", help="BigQuery job location, e.g. US.")
+@click.option("--maximum-bytes-billed", type=click.IntRange(min=1), metavar="BYTES",
+              help="BigQuery: every job that would bill more fails before reading anything.")
 @click.option("--registry", help="Experimenter registry JSON: a file or an http(s) URL.")
 @click.option("--out", default="results", show_default=True,
               help="Export directory, or gs://bucket/prefix.")
@@ -134,28 +165,40 @@ def _analyse_all(config_root: Path, slugs: list[str], day: dt.date, backend: Bac
               default=Path("."), show_default=True)
 @click.option("--workers", type=click.IntRange(min=1),
               help="Processes for the statistics [default: one per core, at most 4].")
-def command(date: dt.datetime, experiments: tuple[str, ...], db: Path, results_db: Path | None,
-            registry: str | None, out: str, config_root: Path, workers: int | None) -> None:
-    """Analyse experiments for DATE: metrics, statistics, result tables and JSON export."""
+def command(date: dt.datetime, experiments: tuple[str, ...], kind: str, db: Path | None,
+            results_db: Path | None, memory_limit: str | None, temp_directory: Path | None,
+            query_timeout: float, project: str | None, dataset: str, location: str | None,
+            maximum_bytes_billed: int | None, registry: str | None, out: str,
+            config_root: Path, workers: int | None) -> None:
+    """Analyse experiments for DATE: metrics, statistics, result tables and JSON export.
+
+    On BigQuery (--backend bigquery) every table is created in --dataset; credentials are
+    google-auth's application default ones (`gcloud auth application-default login`)."""
     day = date.date()
     console = Console(stderr=True)
     try:
         known: Registry | None = load_registry(registry) if registry else None
     except RegistryError as error:
         raise click.UsageError(str(error)) from error
-    if not db.is_file():
-        raise click.UsageError(f"no telemetry database at {db}")
     repo = load_repository(config_root)
     unknown = [s for s in experiments if s not in repo.experiments]
     if unknown:
         raise click.UsageError(_unknown_experiments(unknown, sorted(repo.experiments)))
     slugs = list(experiments) or sorted(repo.experiments)
-    if results_db is None:
+    if kind == "duckdb" and results_db is None:
         if out.startswith("gs://"):
             raise click.UsageError("--results-db is required with a gs:// export")
-        Path(out).mkdir(parents=True, exist_ok=True)
         results_db = Path(out) / "results.duckdb"
-    backend = DuckDBBackend(db, results_db)
+    config = BackendConfig(kind, db=db, results_db=results_db, memory_limit=memory_limit,
+                           temp_directory=temp_directory, query_timeout=query_timeout,
+                           project=project, dataset=dataset, location=location,
+                           maximum_bytes_billed=maximum_bytes_billed)
+    if not out.startswith("gs://"):
+        Path(out).mkdir(parents=True, exist_ok=True)
+    try:
+        backend = connect(config)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
     try:
         outcomes = analyse_repository(config_root, slugs, day, backend, open_sink(out), known,
                                       console, repo, workers)

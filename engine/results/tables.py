@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import is_dataclass
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-import sqlglot.expressions as exp
 
+from engine.backends.base import Backend, read_table
 from engine.plan.analysis_plan import table_slug
 
 UPSTREAM_FIELDS = (
@@ -38,18 +38,6 @@ ADDITIVE_FIELDS = ("p_value", "n", "state", "reason")
 RECORD_FIELDS = UPSTREAM_FIELDS + ADDITIVE_FIELDS
 _NUMERIC = ("parameter", "ci_width", "point", "lower", "upper", "p_value")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-class TableBackend(Protocol):
-    """The part of `engine.backends.base` the results sinks use."""
-
-    def query(self, sql: str) -> Any: ...
-
-    def write_table(self, name: str, frame: pd.DataFrame) -> None: ...
-
-    def table_exists(self, name: str) -> bool: ...
-
-    def list_tables(self) -> Sequence[str]: ...
 
 
 def window_table(slug: str, period: str, window_index: int) -> str:
@@ -132,15 +120,17 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def _select_all(table: str) -> str:
-    return exp.select("*").from_(exp.to_table(table)).sql(dialect="bigquery")
+# The order records are read back in (warehouses keep no row order of their own): window, then
+# what a record is about, then the point on its curve.
+_ORDER = ("window_index", "metric", "statistic", "segment", "analysis_basis", "branch",
+          "comparison", "comparison_to_branch", "parameter")
 
 
-def _as_frame(result: Any) -> pd.DataFrame:
-    return result if isinstance(result, pd.DataFrame) else result.to_pandas()
+def _read_records(backend: Backend, table: str) -> pd.DataFrame:
+    return read_table(backend, table, order_by=_ORDER)
 
 
-def window_tables(backend: TableBackend, slug: str, period: str) -> dict[int, str]:
+def window_tables(backend: Backend, slug: str, period: str) -> dict[int, str]:
     """Existing per-window result tables of one period, by window index."""
     pattern = re.compile(re.escape(union_table(slug, period)) + r"_(\d+)$")
     found = {}
@@ -151,7 +141,7 @@ def window_tables(backend: TableBackend, slug: str, period: str) -> dict[int, st
     return dict(sorted(found.items()))
 
 
-def write_windows(backend: TableBackend, slug: str, period: str,
+def write_windows(backend: Backend, slug: str, period: str,
                   windows: Mapping[int, Iterable[Any]]) -> list[str]:
     """Replace each given window's result table, then rebuild the period's union once."""
     written = []
@@ -164,10 +154,9 @@ def write_windows(backend: TableBackend, slug: str, period: str,
     return written
 
 
-def write_union(backend: TableBackend, slug: str, period: str) -> str:
+def write_union(backend: Backend, slug: str, period: str) -> str:
     """The union of a period's window tables, ordered by window (materialised atomically)."""
-    frames = [_as_frame(backend.query(_select_all(t)))
-              for t in window_tables(backend, slug, period).values()]
+    frames = [_read_records(backend, t) for t in window_tables(backend, slug, period).values()]
     frames = [f for f in frames if len(f)]
     union = pd.concat(frames, ignore_index=True) if frames else records_frame([])
     name = union_table(slug, period)
@@ -175,11 +164,10 @@ def write_union(backend: TableBackend, slug: str, period: str) -> str:
     return name
 
 
-def read_period_frame(backend: TableBackend, slug: str, period: str) -> pd.DataFrame:
+def read_period_frame(backend: Backend, slug: str, period: str) -> pd.DataFrame:
     """All records of a period from its union table, as a frame (empty when nothing was
     written yet)."""
     name = union_table(slug, period)
     if not backend.table_exists(name):
         return records_frame([])
-    return _as_frame(backend.query(_select_all(name)))
-
+    return _read_records(backend, name)

@@ -14,7 +14,7 @@ from typing import Callable
 
 from sqlglot import exp
 
-from engine.backends.base import Backend
+from engine.backends.base import Backend, count_by
 from engine.config.spec import AnalysisSpec
 from engine.plan.analysis_plan import WindowTask, enrollments_table, plan
 from engine.plan.windows import Window
@@ -58,14 +58,6 @@ def _window_rows(table: str, number: int) -> exp.Query:
             .order_by(exp.column("client_id")))
 
 
-def _counts(backend: Backend, table: str) -> dict[int, int]:
-    """Rows per window of a period table."""
-    tree = (exp.select("window_index", exp.func("COUNT", exp.Star()).as_("n"))
-            .from_(exp.to_table(table)).group_by("window_index"))
-    frame = backend.query(tree)
-    return {int(w): int(n) for w, n in zip(frame["window_index"], frame["n"])}
-
-
 def compute_client_metrics(
     spec: AnalysisSpec,
     backend: Backend,
@@ -94,8 +86,8 @@ def compute_client_metrics(
         scratch = first.period_table
         backend.materialize(scratch, period_metrics_query(
             spec, tuple(t.window for t in group), first.basis, first.metrics,
-            analysis_plan.timeline, enrollments))
-        rows = _counts(backend, scratch)
+            analysis_plan.timeline, enrollments), cluster_by=("window_index",))  # split below
+        rows = {int(w): n for w, n in count_by(backend, scratch, "window_index").items()}
         for task in group:
             backend.materialize(task.table_name, _window_rows(scratch, task.window.number))
             written.append(ClientMetricsTable(

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import pandas as pd
-from sqlglot import exp
 
+from engine.backends.base import Backend, count_by, read_table
 from engine.config.spec import PERIODS, AnalysisSpec, ExperimentSpec, Metric
 from engine.plan.analysis_plan import enrollments_table
 from engine.results.export import Sink, export_errors, export_experiment
@@ -76,17 +76,6 @@ def check_runnable(experiment: ExperimentSpec, date: dt.date) -> Runnable:
     return Runnable("run", "", date)
 
 
-def _table_frame(backend: Any, table: str) -> pd.DataFrame:
-    return backend.query(exp.select("*").from_(exp.to_table(table)).sql(dialect="bigquery"))
-
-
-def _branch_counts(backend: Any, table: str) -> dict[str, int]:
-    tree = (exp.select("branch", exp.func("COUNT", exp.Star()).as_("n"))
-            .from_(exp.to_table(table)).group_by("branch").order_by("branch"))
-    frame = backend.query(tree.sql(dialect="bigquery"))
-    return {str(b): int(n) for b, n in zip(frame["branch"], frame["n"])}
-
-
 def _table_metrics(spec: AnalysisSpec, table: ClientMetricsTable) -> tuple[Metric, ...]:
     """The period's metrics in this table, plus derived ones (population_ratio) on this basis."""
     return tuple(m for m in spec.metrics.get(table.period, ())
@@ -97,7 +86,7 @@ def _table_metrics(spec: AnalysisSpec, table: ClientMetricsTable) -> tuple[Metri
 class _Run:
     """The state of one experiment's analysis; `analyse_experiment` is its only user."""
 
-    def __init__(self, spec: AnalysisSpec, backend: Any, date: dt.date, progress: Progress | None):
+    def __init__(self, spec: AnalysisSpec, backend: Backend, date: dt.date, progress: Progress | None):
         self.spec, self.backend, self.date = spec, backend, date
         self.slug = spec.experiment.slug
         self.progress = progress or (lambda fraction, what: None)
@@ -124,7 +113,7 @@ class _Run:
         read: list[tuple[ClientMetricsTable, pd.DataFrame]] = []
         for table in tables:
             try:
-                frame = _table_frame(self.backend, table.table)
+                frame = read_table(self.backend, table.table, order_by=("client_id",))
             except Exception as error:  # noqa: BLE001 - recorded, other tables go on
                 self.error("statistics", error, period=table.period,
                            window_index=table.window.number, analysis_basis=table.basis)
@@ -167,7 +156,7 @@ class _Run:
         counts, tests = {}, {}
         for basis, table in sources.items():
             try:
-                counts[basis] = _branch_counts(self.backend, table)
+                counts[basis] = {str(b): n for b, n in count_by(self.backend, table, "branch").items()}
                 tests[basis] = srm_dict(srm_test(counts[basis], ratios))
             except Exception as error:  # noqa: BLE001
                 self.error("srm", error, analysis_basis=basis)
@@ -193,7 +182,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def analyse_experiment(spec: AnalysisSpec, backend: Any, date: dt.date, sink: Sink, *,
+def analyse_experiment(spec: AnalysisSpec, backend: Backend, date: dt.date, sink: Sink, *,
                        commit: str | None = None, progress: Progress | None = None,
                        context: MetadataContext | None = None,
                        executor: Executor | None = None) -> ExperimentOutcome:

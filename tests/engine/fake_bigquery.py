@@ -2,6 +2,9 @@
 
 Records every request (method, path, JSON body) so tests can assert what was sent.
 Queries whose text contains `nope` fail the way BigQuery reports an unknown column.
+`CREATE OR REPLACE TABLE` statements create their table; load jobs take the resumable upload
+protocol of google-resumable-media (a POST with the job, then the data in PUTs), and `uploads`
+keeps each load's bytes by job id.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ class FakeBigQuery:
         self.requests: list[dict] = []
         self.tables: dict[str, list[dict]] = {}  # table id -> rows
         self.jobs: dict[str, dict] = {}
+        self.uploads: dict[str, bytes] = {}  # load job id -> the bytes uploaded
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -56,8 +60,44 @@ class FakeBigQuery:
                 fake.requests.append({"method": self.command, "path": self.path, "body": body})
                 return body
 
+            def _done(self, project: str, body: dict) -> dict:
+                job_ref = body["jobReference"]
+                job = {"kind": "bigquery#job", "id": f"{project}:{job_ref['jobId']}",
+                       "jobReference": job_ref, "configuration": body["configuration"],
+                       "status": {"state": "DONE"},
+                       "statistics": {"query": {"totalBytesProcessed": str(BYTES)},
+                                      "totalBytesProcessed": str(BYTES)}}
+                fake.jobs[job_ref["jobId"]] = job
+                return job
+
+            def do_PUT(self):  # the data of a resumable upload, in one or more chunks
+                length = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(length) if length else b""
+                upload = re.search(r"upload_id=([^&]+)", self.path).group(1)
+                fake.requests.append({"method": "PUT", "path": self.path, "body": None})
+                fake.uploads[upload] = fake.uploads.get(upload, b"") + data
+                total = (self.headers.get("Content-Range") or "").rsplit("/", 1)[-1]
+                if total == "*":  # more chunks follow
+                    self.send_response(308)
+                    self.send_header("Range", f"bytes=0-{len(fake.uploads[upload]) - 1}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                job = fake.jobs[upload]
+                load = job["configuration"]["load"]["destinationTable"]
+                fake.tables[".".join(load[k] for k in ("projectId", "datasetId", "tableId"))] = []
+                self._reply(200, job)
+
             def do_POST(self):
                 body = self._record()
+                if m := re.match(r"^/upload/bigquery/v2/projects/([^/]+)/jobs", self.path):
+                    job = self._done(m.group(1), body)  # the upload id is the job id
+                    location = f"{fake.url}{self.path.split('?')[0]}?uploadType=resumable&upload_id={job['jobReference']['jobId']}"
+                    self.send_response(200)
+                    self.send_header("Location", location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 match = re.match(r"^/bigquery/v2/projects/([^/]+)/jobs", self.path)
                 if not match:
                     return self._reply(404, {"error": {"code": 404, "message": "no route"}})
@@ -68,18 +108,10 @@ class FakeBigQuery:
                     message = "Unrecognized name: nope at [1:8]"
                     return self._reply(400, {"error": {"code": 400, "message": message, "errors": [
                         {"reason": "invalidQuery", "message": message, "location": "q"}]}})
-                job_ref = body["jobReference"]
-                job = {"kind": "bigquery#job", "id": f"{project}:{job_ref['jobId']}",
-                       "jobReference": job_ref, "configuration": config,
-                       "status": {"state": "DONE"},
-                       "statistics": {"query": {"totalBytesProcessed": str(BYTES)},
-                                      "totalBytesProcessed": str(BYTES)}}
-                destination = config["query"].get("destinationTable")
-                if destination and not config.get("dryRun"):
-                    table_id = f"{destination['projectId']}.{destination['datasetId']}.{destination['tableId']}"
-                    fake.tables[table_id] = [{"x": 1}]
-                fake.jobs[job_ref["jobId"]] = job
-                self._reply(200, job)
+                created = re.match(r"^CREATE OR REPLACE TABLE `([^`]+)`\.`([^`]+)`\.`([^`]+)`", query)
+                if created and not config.get("dryRun"):
+                    fake.tables[".".join(created.groups())] = [{"x": 1}]
+                self._reply(200, self._done(project, body))
 
             def do_GET(self):
                 self._record()

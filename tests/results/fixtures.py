@@ -25,7 +25,12 @@ from engine.config.spec import (
     StatisticSpec,
 )
 from engine.results.export import DirectorySink, export_errors, export_experiment
-from engine.results.metadata import ErrorRecord, MetadataContext, build_metadata, errors_list
+from engine.results.metadata import (
+    ErrorRecord,
+    MetadataContext,
+    build_metadata,
+    errors_list,
+)
 from engine.statistics.multiple import adjust
 from engine.statistics.records import Labels, StatisticRecord, make_record
 

@@ -1,4 +1,4 @@
-"""Result tables per window and the union per period, in a real DuckDB file."""
+"""Result tables per window and the union per period, in a real DuckDB file (the DuckDB backend)."""
 from __future__ import annotations
 
 import math
@@ -6,6 +6,7 @@ import math
 import pandas as pd
 import pytest
 
+from engine.backends.duckdb import DuckDBBackend
 from engine.results.tables import (
     RECORD_FIELDS,
     UPSTREAM_FIELDS,
@@ -17,18 +18,19 @@ from engine.results.tables import (
     window_table,
     write_windows,
 )
-from tests.results.duck_backend import DuckTables
 from tests.results.fixtures import records
 
 
 @pytest.fixture
 def backend(tmp_path):
-    return DuckTables(tmp_path / "results.duckdb")
-
+    backend = DuckDBBackend(None, tmp_path / "results.duckdb")
+    yield backend
+    backend.close()
 
 
 def read_period(backend, slug, period):
     return frame_records(read_period_frame(backend, slug, period))
+
 
 def test_table_names_follow_upstream():
     assert window_table("my-exp.v2", "weekly", 3) == "statistics_my_exp_v2_weekly_3"
@@ -82,12 +84,14 @@ def test_failed_write_leaves_previous_tables(backend):
     write_windows(backend, "exp-a", "weekly", {1: records("weekly", range(1, 2))})
     before = read_period(backend, "exp-a", "weekly")
 
-    class Broken(DuckTables):
+    class Broken:  # the same tables, but every write fails (a full disk)
+        def __getattr__(self, name: str):
+            return getattr(backend, name)
+
         def write_table(self, name: str, frame: pd.DataFrame) -> None:
             raise RuntimeError("disk full")
 
-    broken = Broken.__new__(Broken)
-    broken.connection = backend.connection
+    broken = Broken()
     with pytest.raises(RuntimeError):
         write_windows(broken, "exp-a", "weekly", {1: records("weekly", range(5, 6))})
     assert read_period(backend, "exp-a", "weekly") == before
