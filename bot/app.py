@@ -9,16 +9,23 @@ from pathlib import Path
 from flask import Flask, abort, jsonify, request
 
 from bot import webhooks
-from bot.config import Settings
+from bot.config import ConfigurationError, Settings
 from bot.handlers import daily_job
 from bot.jobs.queue import JobQueue
+from bot.jobs.store import StoreError
 from bot.pages.blueprint import blueprint as result_pages
 
 
 def create_app(settings: Settings | None = None, queue: JobQueue | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    queue = queue or JobQueue(settings.job_store)
-    queue.checkpoint_in_background()  # no WAL checkpoint (and its fsync) inside a webhook answer
+    if queue is None:
+        try:
+            queue = JobQueue(settings.job_store)
+        except StoreError as error:
+            raise ConfigurationError(str(error)) from None
+    background = getattr(queue.store.db, "checkpoint_in_background", None)
+    if background is not None:
+        background()  # SQLite: no WAL checkpoint (and its fsync) inside a webhook answer
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["RESULTS_DIR"] = str(settings.results_dir)

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from bot.config import Settings
+from bot.jobs.procs import die_with_parent, kill_group
 from engine.backends.open import open_backend
 from engine.check.validate import validate
 from engine.config.spec import AnalysisSpec
@@ -98,16 +98,15 @@ def run_bounded(command: list[str], env: Mapping[str, str],
                 timeout: float) -> subprocess.CompletedProcess[str] | None:
     """`command`'s completed process, or None when it was still running after `timeout` seconds.
     The child leads a process group of its own and the whole group is killed: its pool workers
-    hold the output pipes too, so killing the child alone would leave us waiting on them."""
+    hold the output pipes too, so killing the child alone would leave us waiting on them. The
+    child also dies with the process that started it (a job runner killed at its deadline, or a
+    worker killed outright), so no analysis outlives the job it belongs to."""
     with subprocess.Popen(command, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, start_new_session=True) as child:
+                          text=True, start_new_session=True, preexec_fn=die_with_parent) as child:
         try:
             out, err = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(child.pid, signal.SIGKILL)
-            except ProcessLookupError:  # the group emptied meanwhile
-                pass
+            kill_group(child.pid)
             child.communicate()
             return None
     return subprocess.CompletedProcess(command, child.returncode, out, err)
