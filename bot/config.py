@@ -5,6 +5,7 @@ so a settings object can be logged safely.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,16 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
 DEFAULT_DEADLINES = {"validate": 600.0, "merge": 600.0, "report": 300.0, "command": 300.0,
                      "daily": 300.0, "failure": 300.0}
 REANALYSE_MARGIN = 300.0  # the re-analysis deadline: JETSTREAM_ANALYSIS_TIMEOUT plus this
+
+
+def _time_of_day(env: Mapping[str, str], name: str) -> dt.time | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        return dt.time.fromisoformat(raw)
+    except ValueError as error:
+        raise ConfigurationError(f"{name} must be a UTC time of day such as 02:30, got {raw!r}") from error
 
 
 def _deadlines(raw: str | None) -> Mapping[str, float]:
@@ -97,6 +108,9 @@ class Settings:
     config_root: Path = Path(".")  # the default branch's configs, for daily runs
     work_dir: Path = Path("jetstream-work")  # materialised trees at merge commits
     results_dir: Path = Path("results")  # what the result pages serve
+    # UTC time of day workers enqueue the daily run themselves (a laptop without a scheduler);
+    # None: only the scheduler endpoint (/cron/daily) starts it, as in production
+    daily_at: dt.time | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -140,6 +154,7 @@ class Settings:
             config_root=Path(env.get("JETSTREAM_CONFIG_ROOT") or "."),
             work_dir=Path(env.get("JETSTREAM_WORK_DIR") or "jetstream-work"),
             results_dir=Path(env.get("JETSTREAM_RESULTS_DIR") or "results"),
+            daily_at=_time_of_day(env, "JETSTREAM_DAILY_AT"),
         )
 
     def deadline(self, kind: str) -> float:

@@ -10,9 +10,6 @@ from bot.jobs.queue import JobQueue, RetryPolicy
 from bot.jobs.worker import Worker, daily_due
 from bot.engine_port import Ports
 
-DAILY_AT = dt.time(2, 30)  # UTC, after upstream's telemetry ETL has landed
-
-
 def policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(backoff=settings.retry_backoff, max_delay=settings.retry_max_delay,
                        horizon=settings.retry_horizon, max_attempts=settings.max_attempts,
@@ -35,5 +32,5 @@ def queue_from_env() -> JobQueue:
 
 def build_worker(settings: Settings, slots: int) -> Worker:
     utc_now = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
-    return Worker(build_queue(settings), "bot.runtime:queue_from_env", slots,
-                  daily=daily_due(daily_job, DAILY_AT, utc_now))
+    daily = daily_due(daily_job, settings.daily_at, utc_now) if settings.daily_at else None
+    return Worker(build_queue(settings), "bot.runtime:queue_from_env", slots, daily=daily)
