@@ -70,7 +70,8 @@ class Cluster:
             JETSTREAM_RESULTS_DIR=str(tmp / "results"), JETSTREAM_RESULTS_URL="http://results.test",
             JETSTREAM_GITHUB_SECONDS_BETWEEN_REQUESTS="0", JETSTREAM_GITHUB_SECONDS_BETWEEN_WRITES="0",
             JETSTREAM_GITHUB_RETRIES="1", JETSTREAM_LEASE_SECONDS="2", JETSTREAM_RETRY_BACKOFF="0.05",
-            JETSTREAM_RETRY_MAX_DELAY="0.5", **env)
+            JETSTREAM_RETRY_MAX_DELAY="0.5")
+        self.env.update(env)
         self.webs: list[tuple[subprocess.Popen, str]] = []
         self.workers: list[subprocess.Popen] = []
         self.http = requests.Session()
