@@ -9,6 +9,7 @@ import json
 import re
 import threading
 import time
+from pathlib import Path
 
 from bot.reports import MARKER
 from engine.export import metadata_name
@@ -153,5 +154,46 @@ def test_kill_9_at_thirteen_points_then_every_job_completes_once(fake_github, rs
         assert (check["conclusion"], check["history"].count("completed")) == ("success", 1)
         metadata = json.loads((tmp_path / "results" / metadata_name(SLUG)).read_text())
         assert metadata  # published, whole (exports are atomic)
+    finally:
+        cluster.close()
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes() and alive(int(cmdline.parent.name)):
+                found.append(int(cmdline.parent.name))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+def test_a_reanalysis_past_its_deadline_is_killed_with_its_children_and_fails_visibly(
+        fake_github, rsa_key, tmp_path, postgres_server):
+    telemetry = tmp_path / "telemetry.duckdb"
+    world = generate(telemetry, clients=500, days=40, seed=2)
+    cluster = Cluster(fake_github, rsa_key[0], postgres_server.new_database(), tmp_path,
+                      json.loads(world.registry_json()), JETSTREAM_DB=str(telemetry),
+                      JETSTREAM_DEADLINES="reanalyse=1.5", JETSTREAM_MAX_ATTEMPTS="2")
+    try:
+        cluster.start_web()
+        worker = cluster.start_worker(slots=1)
+        repo, base = _small_repo(fake_github)
+        head = repo.commit({f"experiments/{SLUG}.toml": AFTER}, "count active hours", parent=base)
+        merge_sha = repo.commit({}, "Merge pull request #21", parent=head)
+        repo.pulls[21] = FakePull(21, base, head, merged=True, merge_sha=merge_sha)
+        assert cluster.deliver("pull_request", payloads.pull_request(
+            "closed", repo.full_name, 21, head, base, merge_sha=merge_sha)) == 202
+        cluster.settle()
+        assert worker.poll() is None  # the worker itself lives on
+        [record] = cluster.store.select("reanalyse")
+        assert (record.state, record.attempts) == ("failed", 2)
+        assert record.error == "it did not finish within its 1.5 s deadline (gave up after 2 attempts)"
+        [comment] = [c for c in repo.comments if MARKER in c["body"]]
+        assert "failed: it did not finish within its 1\\.5 s deadline" in comment["body"], comment["body"]
+        [check] = repo.check_run("jetstream/reanalysis", merge_sha)
+        assert check["conclusion"] == "failure"
+        assert _processes_mentioning(str(tmp_path / "results")) == []  # no analysis outlived its job
     finally:
         cluster.close()
