@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from bot.reports import MARKER
-from engine.export import metadata_name
-from engine.synthetic import generate
+from engine.results.export import metadata_name
+from engine.synthetic.world import generate
 from tests.bot import payloads
 from tests.bot.cluster import Cluster, alive, descendants
 from tests.bot.fake_github import FakePull
