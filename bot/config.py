@@ -45,6 +45,10 @@ DEFAULT_DEADLINES = {"validate": 600.0, "merge": 600.0, "report": 300.0, "comman
 REANALYSE_MARGIN = 300.0  # the re-analysis deadline: JETSTREAM_ANALYSIS_TIMEOUT plus this
 
 
+def _results(spec: str) -> Path | str:
+    return spec if spec.startswith("gs://") else Path(spec)
+
+
 def _time_of_day(env: Mapping[str, str], name: str) -> dt.time | None:
     raw = env.get(name)
     if not raw:
@@ -107,7 +111,8 @@ class Settings:
     registry: str | None = None  # Experimenter JSON file or URL
     config_root: Path = Path(".")  # the default branch's configs, for daily runs
     work_dir: Path = Path("jetstream-work")  # materialised trees at merge commits
-    results_dir: Path = Path("results")  # what the result pages serve
+    # what workers publish to and the result pages serve: a directory, or "gs://bucket/prefix"
+    results_dir: Path | str = Path("results")
     # UTC time of day workers enqueue the daily run themselves (a laptop without a scheduler);
     # None: only the scheduler endpoint (/cron/daily) starts it, as in production
     daily_at: dt.time | None = None
@@ -153,7 +158,7 @@ class Settings:
             registry=env.get("JETSTREAM_REGISTRY") or None,
             config_root=Path(env.get("JETSTREAM_CONFIG_ROOT") or "."),
             work_dir=Path(env.get("JETSTREAM_WORK_DIR") or "jetstream-work"),
-            results_dir=Path(env.get("JETSTREAM_RESULTS_DIR") or "results"),
+            results_dir=_results(env.get("JETSTREAM_RESULTS_DIR") or "results"),
             daily_at=_time_of_day(env, "JETSTREAM_DAILY_AT"),
         )
 
