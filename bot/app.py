@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import os
 from pathlib import Path
 
 from flask import Flask, abort, jsonify, request
@@ -38,11 +37,11 @@ def create_app(settings: Settings | None = None, queue: JobQueue | None = None) 
 
     @app.route("/cron/daily", methods=["GET", "POST"])
     def cron_daily():
-        """App Engine cron (its header is stripped from outside traffic) or a bearer token."""
-        on_app_engine = bool(os.environ.get("GAE_ENV")) and request.headers.get("X-Appengine-Cron") == "true"
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        by_token = bool(settings.cron_token) and hmac.compare_digest(token, settings.cron_token or "")
-        if not (on_app_engine or by_token):
+        """The scheduler's trigger (Cloud Scheduler, cron): `Authorization: Bearer $JETSTREAM_CRON_TOKEN`
+        or `X-Jetstream-Cron-Token`. The day's job is keyed by date: repeated triggers collapse."""
+        token = request.headers.get("X-Jetstream-Cron-Token") or \
+            request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not settings.cron_token or not hmac.compare_digest(token.encode(), settings.cron_token.encode()):
             abort(403)
         queued = queue.enqueue(daily_job(dt.date.today()))
         return jsonify(queued=queued), 202

@@ -13,7 +13,8 @@ import click
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", default=8080, show_default=True, type=int, envvar="PORT",
+              help="Also from $PORT (Cloud Run sets it).")
 @click.option("--with-worker", is_flag=True, help="Also run queued jobs in this process.")
 @click.option("--workers", default=2, show_default=True, help="Worker threads with --with-worker.")
 @click.option("--pages-only", is_flag=True,

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from bot.secrets import SecretError, resolve as resolve_secrets
+
 DEFAULT_API_URL = "https://api.github.com"
 
 
@@ -120,6 +122,10 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
+        try:
+            env = resolve_secrets(env)  # sm:// references and JETSTREAM_SECRETS (Secret Manager)
+        except SecretError as error:
+            raise ConfigurationError(str(error)) from None
         secret = env.get("GITHUB_WEBHOOK_SECRET", "")
         if not secret:
             raise ConfigurationError("GITHUB_WEBHOOK_SECRET is not set; refusing to start")
