@@ -15,7 +15,7 @@ from psycopg import errors
 
 from bot.jobs.store import StoreError
 
-POOL_SIZE = 16
+POOL_SIZE = 32
 
 
 class PostgresDatabase:

@@ -111,7 +111,7 @@ class Worker:
             self.stopping.wait(max(0.5, self.queue.policy.lease / 3))
 
     def _slot(self, number: int) -> None:
-        runner = None
+        runner: _Runner | None = self._spawn()  # started now: the first job does not wait for it
         while not self.stopping.is_set():
             try:
                 claim = self.queue.claim(f"{self.identity}:{number}:{uuid.uuid4().hex[:8]}")
