@@ -21,6 +21,8 @@ POOL_SIZE = 32
 class PostgresDatabase:
     conflict = errors.UniqueViolation
     claim_suffix = " FOR UPDATE OF j SKIP LOCKED"
+    # concurrent CREATE ... IF NOT EXISTS still collide in the catalog: one starting process at a time
+    schema_lock = "SELECT pg_advisory_xact_lock(727374)"
 
     def __init__(self, url: str, pool_size: int = POOL_SIZE):
         self.url = url

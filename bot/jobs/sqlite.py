@@ -39,6 +39,7 @@ class _Cursor:
 class SqliteDatabase:
     conflict = sqlite3.IntegrityError
     claim_suffix = ""  # BEGIN IMMEDIATE already serialises writers
+    schema_lock = ""  # likewise
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

@@ -91,6 +91,7 @@ class Database(Protocol):
 
     conflict: type[BaseException]  # a unique-index violation
     claim_suffix: str  # row locking for the candidate query, where the database has it
+    schema_lock: str  # serialises concurrent schema creation by several starting processes
 
     def transaction(self) -> AbstractContextManager[Any]: ...
     def close(self) -> None: ...
@@ -101,6 +102,8 @@ class SqlJobStore:
         self.db = database
         self.clock = clock
         with self.db.transaction() as tx:
+            if self.db.schema_lock:
+                tx.execute(self.db.schema_lock)
             for statement in SCHEMA:
                 tx.execute(statement)
 

@@ -73,10 +73,12 @@ def test_the_images_two_commands_start_from_a_venv(tmp_path, rsa_key, postgres_s
     port = free_port()
     env = _env(tmp_path, store, port, rsa_key)
     entrypoint, command = _entrypoint_and_commands()
+    logs = tmp_path / "web.log", tmp_path / "worker.log"
     web = subprocess.Popen([*entrypoint, *command], env=env, cwd=tmp_path,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           stdout=logs[0].open("wb"), stderr=subprocess.STDOUT)
     worker = subprocess.Popen([*entrypoint, "worker", "--workers", "2"], env=env, cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=logs[1].open("wb"), stderr=subprocess.STDOUT)
+    told = lambda: "\n".join(log.read_text()[-3000:] for log in logs)  # noqa: E731
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -84,15 +86,15 @@ def test_the_images_two_commands_start_from_a_venv(tmp_path, rsa_key, postgres_s
                 assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json() == {"ok": True}
                 break
             except requests.ConnectionError:
-                assert web.poll() is None and time.monotonic() < deadline
+                assert web.poll() is None and time.monotonic() < deadline, told()
                 time.sleep(0.2)
         jobs = open_store(store)
         assert jobs.insert(Job("daily", "daily:2024-03-19", "daily", {"date": "2024-03-19"}))
         while jobs.get("daily:2024-03-19").state in ("queued", "running"):
-            assert worker.poll() is None and time.monotonic() < deadline
+            assert worker.poll() is None and time.monotonic() < deadline, told()
             time.sleep(0.2)
-        assert jobs.get("daily:2024-03-19").state == "done"  # the baked-in configs were analysed
+        assert jobs.get("daily:2024-03-19").state == "done", told()  # the baked-in configs were planned
     finally:
         for process in (web, worker):
             process.send_signal(signal.SIGTERM)
-        assert web.wait(20) in (0, -signal.SIGTERM) and worker.wait(20) == 0
+        assert web.wait(20) in (0, -signal.SIGTERM) and worker.wait(20) == 0, told()
