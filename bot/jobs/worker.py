@@ -148,6 +148,7 @@ class Worker:
         deadline_seconds = policy.deadline(claim.job.kind)
         deadline = time.monotonic() + deadline_seconds
         beat = policy.lease / 3
+        confirmed = time.monotonic()  # the last time the store confirmed our lease
         try:
             runner.send(claim)
         except OSError:
@@ -163,17 +164,22 @@ class Worker:
             if time.monotonic() >= deadline:
                 runner.kill()
                 return Outcome("deadline", reason=f"it did not finish within its {deadline_seconds:g} s deadline")
-            if not self._heartbeat(claim):
+            held = self._heartbeat(claim)
+            if held:
+                confirmed = time.monotonic()
+            if held is False or time.monotonic() - confirmed > policy.lease:
+                # lost, or unconfirmed for a whole lease: another worker may own the job by now
                 runner.kill()
                 log.warning("lease of %s lost; its runner was stopped", claim.job.key)
                 return None
 
-    def _heartbeat(self, claim: Claim) -> bool:
+    def _heartbeat(self, claim: Claim) -> bool | None:
+        """True: lease extended; False: lost; None: the store did not answer."""
         try:
             return self.queue.store.heartbeat(claim.job.key, claim.owner, self.queue.policy.lease)
         except Exception:  # noqa: BLE001 - keep running; the next beat may get through
             log.warning("heartbeat failed for %s", claim.job.key, exc_info=True)
-            return True
+            return None
 
 
 def daily_due(make_job: Callable[[dt.date], Job], at: dt.time, clock: Callable[[], dt.datetime]):

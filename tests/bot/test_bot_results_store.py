@@ -4,7 +4,6 @@ re-analysis publishes objects there and a web instance, sharing no disk with it,
 the PR comment links."""
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -12,12 +11,9 @@ import pytest
 from bot.reports import MARKER
 from bot.results import open_results
 from engine.results.export import metadata_name
-from engine.synthetic.world import generate
-from tests.bot import payloads
 from tests.bot.cluster import Cluster
 from tests.bot.fake_gcs import FakeGcs
-from tests.bot.fake_github import FakePull
-from tests.e2e.test_bot_flow import AFTER, SLUG, _small_repo
+from tests.bot.real_merge import SLUG, deliver_merge, telemetry
 
 
 @pytest.fixture
@@ -31,21 +27,15 @@ def gcs(monkeypatch):
 
 def test_a_worker_publishes_to_gcs_and_another_instance_serves_it(fake_github, rsa_key, tmp_path, gcs,
                                                                    postgres_server):
-    telemetry = tmp_path / "telemetry.duckdb"
-    world = generate(telemetry, clients=2000, days=60, seed=1)
-    cluster = Cluster(fake_github, rsa_key[0], postgres_server.new_database(), tmp_path,
-                      json.loads(world.registry_json()), JETSTREAM_DB=str(telemetry),
+    db, registry = telemetry(tmp_path)
+    cluster = Cluster(fake_github, rsa_key[0], postgres_server.new_database(), tmp_path, registry,
+                      JETSTREAM_DB=str(db),
                       JETSTREAM_RESULTS_DIR="gs://results-bucket/jetstream/v1")
     try:
         web = cluster.start_web()
         cluster.env["JETSTREAM_WORK_DIR"] = str(tmp_path / "worker-disk")  # no disk shared with web
         cluster.start_worker(slots=1)
-        repo, base = _small_repo(fake_github)
-        head = repo.commit({f"experiments/{SLUG}.toml": AFTER}, "count active hours", parent=base)
-        merge_sha = repo.commit({}, "Merge pull request #21", parent=head)
-        repo.pulls[21] = FakePull(21, base, head, merged=True, merge_sha=merge_sha)
-        assert cluster.deliver("pull_request", payloads.pull_request(
-            "closed", repo.full_name, 21, head, base, merge_sha=merge_sha)) == 202
+        repo, _ = deliver_merge(fake_github, cluster)
         cluster.settle()
 
         assert ("results-bucket", f"jetstream/v1/{metadata_name(SLUG)}") in gcs.objects

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -13,6 +12,7 @@ from bot.config import ConfigurationError, Settings
 from bot.engine_port import reanalyse, run_bounded
 from bot.reports import MARKER
 from engine.results.export import metadata_name
+from tests.bot.cluster import alive
 from tests.bot.harness import Bot, experiment_toml, registry_json, seed_repo
 
 REPO = "octo/experiments"
@@ -34,19 +34,10 @@ def test_timeout_setting_defaults_to_half_an_hour_and_must_be_positive():
             Settings.from_env({"GITHUB_WEBHOOK_SECRET": "s", "JETSTREAM_ANALYSIS_TIMEOUT": bad})
 
 
-def _alive(pid: int) -> bool:
-    """Running (a zombie left for an init that does not reap counts as dead)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 def test_a_run_past_its_timeout_is_killed_with_its_children(tmp_path):
     pid_file = tmp_path / "grandchild.pid"
     assert run_bounded([sys.executable, "-c", FAMILY, str(pid_file)], os.environ, timeout=3.0) is None
-    assert not _alive(int(pid_file.read_text()))
+    assert not alive(int(pid_file.read_text()))
     done = run_bounded([sys.executable, "-c", "print('ok')"], os.environ, timeout=60.0)
     assert done is not None and (done.returncode, done.stdout) == (0, "ok\n")
 
