@@ -44,8 +44,8 @@ class RetryPolicy:
         return self.deadlines.get(kind, self.default_deadline)
 
 
-def _never_transient(error: BaseException) -> bool:
-    return False
+def _never_transient(error: BaseException) -> str | None:
+    return None
 
 
 class JobQueue:

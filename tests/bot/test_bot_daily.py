@@ -27,6 +27,9 @@ def test_healthz_and_cron_needs_authentication(bot):
     assert bot.http.post(f"{bot.url}/cron/daily", headers={"X-Appengine-Cron": "true"}).status_code == 403
     assert bot.http.post(f"{bot.url}/cron/daily", headers={"Authorization": "Bearer wrong"}).status_code == 403
     assert bot.http.post(f"{bot.url}/cron/daily", headers={"Authorization": "Bearer cron-secret"}).status_code == 202
+    # Cloud Scheduler sends its own headers: the token may come in one of ours
+    assert bot.http.post(f"{bot.url}/cron/daily", headers={"X-Jetstream-Cron-Token": "cron-secret"}).status_code == 202
+    assert bot.http.post(f"{bot.url}/cron/daily", headers={"X-Jetstream-Cron-Token": "nope"}).status_code == 403
 
 
 def test_daily_job_analyses_live_and_recent_experiments_once(bot):
