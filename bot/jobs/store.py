@@ -11,6 +11,11 @@ rows, so two runners can never hold two jobs of one group, whatever they race. A
 (owner token + expiry) that the runner's supervisor extends by heartbeats; an expired lease is
 recovered (the job is queued again). Every state change after the claim names the lease owner, so
 a runner that lost its lease cannot record anything.
+
+Why not procrastinate (a maintained Postgres queue with locks and stalled-job recovery): it has no
+SQLite store for the laptop default; its per-lock FIFO blocks a PR's newer jobs behind an older one
+waiting out a retry; its queueing lock refuses the new job where we supersede the queued old one;
+and a job's identity ends with the job, so a redelivered event would run a done validation again.
 """
 from __future__ import annotations
 
