@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from bot.jobs.model import Done, Job
 from bot.jobs.queue import JobQueue, RetryPolicy
-from bot.jobs.store import open_store
+from bot.jobs.store import StoreError, open_store
 
 
 def test_same_meaning_collapses_and_newer_supersedes(store_spec):
@@ -145,3 +147,14 @@ def test_background_checkpoints_replace_checkpoints_on_commit(tmp_path):
     busy, frames, copied = database.checkpoint()
     assert busy == 0 and frames > 1_000 and copied == frames  # nothing was checkpointed on commit
     assert len(queue.store.select()) == 300
+
+
+def test_an_unusable_store_is_a_readable_start_up_error(tmp_path, postgres_server):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match=r"^cannot open the SQLite job store .*a-file/jobs\.sqlite"):
+        open_store(str(blocker / "jobs.sqlite"))  # its directory cannot exist
+    unreachable = postgres_server.url.replace(f":{postgres_server.port}/", ":1/").replace("postgres@", "postgres:hunter2@")
+    with pytest.raises(StoreError, match="^cannot connect to the PostgreSQL job store") as raised:
+        open_store(unreachable)
+    assert "hunter2" not in str(raised.value)
