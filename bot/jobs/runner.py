@@ -19,6 +19,18 @@ from bot.jobs.model import Claim, Job, Outcome
 from bot.jobs.procs import die_with_parent
 
 SUPERVISOR_ENV = "JETSTREAM_SUPERVISOR_PID"
+MEMORY_ENV = "JETSTREAM_JOB_MEMORY_MB"  # address-space limit of a runner and its children (unset: none)
+
+
+def limit_memory(megabytes: str | None) -> None:
+    """Bound the address space of this process (and what it starts): an allocation past it fails
+    with MemoryError in the handler, an outcome like any other error, instead of the host's OOM
+    killer taking the whole worker."""
+    if megabytes:
+        import resource
+
+        limit = int(float(megabytes) * 1024 * 1024)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def job_to_json(job: Job) -> dict[str, Any]:
@@ -52,6 +64,7 @@ def _factory(spec: str) -> Any:
 
 def main(factory: str) -> None:
     die_with_parent(int(os.environ.get(SUPERVISOR_ENV) or os.getppid()))
+    limit_memory(os.environ.get(MEMORY_ENV))
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s runner %(process)d %(name)s: %(message)s")
     answers = os.fdopen(os.dup(1), "w", buffering=1)
