@@ -16,6 +16,15 @@ from psycopg import errors
 from bot.jobs.store import StoreError
 
 POOL_SIZE = 32
+_INTAKE = (
+    "WITH d AS (INSERT INTO jetstream_deliveries (id, event, received) VALUES (%(id)s, %(event)s, %(now)s)"
+    " ON CONFLICT (id) DO NOTHING RETURNING id),"
+    " j AS (INSERT INTO jetstream_jobs (key, kind, grp, payload, state, not_before, created, updated)"
+    " SELECT t.key, t.kind, t.grp, t.payload, 'queued', %(now)s, %(now)s, %(now)s"
+    " FROM unnest(%(keys)s::text[], %(kinds)s::text[], %(grps)s::text[], %(payloads)s::text[])"
+    " WITH ORDINALITY AS t(key, kind, grp, payload, n) WHERE EXISTS (SELECT 1 FROM d) ORDER BY t.n"
+    " ON CONFLICT (key) DO NOTHING RETURNING key)"
+    " SELECT (SELECT count(*) FROM d), ARRAY(SELECT key FROM j)")
 
 
 class PostgresDatabase:
@@ -39,15 +48,14 @@ class PostgresDatabase:
             raise StoreError(f"cannot connect to the PostgreSQL job store: {error}".strip()) from error
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def _borrow(self) -> Iterator[psycopg.Connection]:
         with self._slots:
             try:
                 connection = self._idle.get_nowait()
             except queue.Empty:
                 connection = self._connect()
             try:
-                with connection.transaction(), connection.cursor() as cursor:
-                    yield cursor
+                yield connection
             except (psycopg.OperationalError, psycopg.InterfaceError):
                 connection.close()  # broken: never handed out again
                 raise
@@ -55,6 +63,22 @@ class PostgresDatabase:
                 self._idle.put(connection)
                 raise
             self._idle.put(connection)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self._borrow() as connection, connection.transaction(), connection.cursor() as cursor:
+            yield cursor
+
+    def intake(self, delivery_id: str, event: str, now: float,
+               rows: list[tuple[str, str, str, str]]) -> list[str] | None:
+        """A delivery and its jobs (key, kind, group, payload) in one statement, hence one round
+        trip (a webhook's only write): None for a duplicate delivery, else the keys inserted."""
+        keys, kinds, groups, payloads = (list(column) for column in zip(*rows)) if rows else ([], [], [], [])
+        with self._borrow() as connection:
+            seen, inserted = connection.execute(_INTAKE, {
+                "id": delivery_id, "event": event, "now": now, "keys": keys, "kinds": kinds,
+                "grps": groups, "payloads": payloads}).fetchone()
+        return None if not seen else list(inserted)
 
     def close(self) -> None:
         while True:

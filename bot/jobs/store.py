@@ -119,6 +119,12 @@ class SqlJobStore:
         """A webhook delivery and the jobs it means, in one transaction: None if the delivery id
         was seen before, else the jobs that are new (a job equal to an existing one collapses)."""
         now = self.clock()
+        one_statement = getattr(self.db, "intake", None)
+        if one_statement is not None and not any(job.supersedes for job in jobs):
+            unique = list({job.key: job for job in reversed(jobs)}.values())[::-1]  # first of equal keys
+            rows = [(j.key, j.kind, j.group, json.dumps(dict(j.payload), sort_keys=True)) for j in unique]
+            inserted = one_statement(delivery_id, event, now, rows)
+            return None if inserted is None else [job for job in unique if job.key in set(inserted)]
         with self.db.transaction() as tx:
             tx.execute(_INSERT_DELIVERY, {"id": delivery_id, "event": event, "now": now})
             if tx.rowcount != 1:
