@@ -3,22 +3,28 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import os
 from pathlib import Path
 
 from flask import Flask, abort, jsonify, request
 
 from bot import webhooks
-from bot.config import Settings
+from bot.config import ConfigurationError, Settings
 from bot.handlers import daily_job
 from bot.jobs.queue import JobQueue
+from bot.jobs.store import StoreError
 from bot.pages.blueprint import blueprint as result_pages
 
 
 def create_app(settings: Settings | None = None, queue: JobQueue | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    queue = queue or JobQueue(settings.job_store)
-    queue.checkpoint_in_background()  # no WAL checkpoint (and its fsync) inside a webhook answer
+    if queue is None:
+        try:
+            queue = JobQueue(settings.job_store)
+        except StoreError as error:
+            raise ConfigurationError(str(error)) from None
+    background = getattr(queue.store.db, "checkpoint_in_background", None)
+    if background is not None:
+        background()  # SQLite: no WAL checkpoint (and its fsync) inside a webhook answer
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["RESULTS_DIR"] = str(settings.results_dir)
@@ -31,11 +37,11 @@ def create_app(settings: Settings | None = None, queue: JobQueue | None = None) 
 
     @app.route("/cron/daily", methods=["GET", "POST"])
     def cron_daily():
-        """App Engine cron (its header is stripped from outside traffic) or a bearer token."""
-        on_app_engine = bool(os.environ.get("GAE_ENV")) and request.headers.get("X-Appengine-Cron") == "true"
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        by_token = bool(settings.cron_token) and hmac.compare_digest(token, settings.cron_token or "")
-        if not (on_app_engine or by_token):
+        """The scheduler's trigger (Cloud Scheduler, cron): `Authorization: Bearer $JETSTREAM_CRON_TOKEN`
+        or `X-Jetstream-Cron-Token`. The day's job is keyed by date: repeated triggers collapse."""
+        token = request.headers.get("X-Jetstream-Cron-Token") or \
+            request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not settings.cron_token or not hmac.compare_digest(token.encode(), settings.cron_token.encode()):
             abort(403)
         queued = queue.enqueue(daily_job(dt.date.today()))
         return jsonify(queued=queued), 202

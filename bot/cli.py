@@ -13,7 +13,8 @@ import click
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", default=8080, show_default=True, type=int, envvar="PORT",
+              help="Also from $PORT (Cloud Run sets it).")
 @click.option("--with-worker", is_flag=True, help="Also run queued jobs in this process.")
 @click.option("--workers", default=2, show_default=True, help="Worker threads with --with-worker.")
 @click.option("--pages-only", is_flag=True,
@@ -27,7 +28,8 @@ def serve(host: str, port: int, with_worker: bool, workers: int, pages_only: boo
 
     from bot.app import create_app, create_pages_app
     from bot.config import ConfigurationError, Settings
-    from bot.runtime import build_queue
+    from bot.jobs.store import StoreError
+    from bot.runtime import build_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if pages_only:
@@ -39,33 +41,35 @@ def serve(host: str, port: int, with_worker: bool, workers: int, pages_only: boo
         os.environ["JETSTREAM_RESULTS_DIR"] = str(results_dir)
     try:
         settings = Settings.from_env()
-        queue = build_queue(settings) if with_worker else None
-    except ConfigurationError as error:
+        worker = build_worker(settings, workers) if with_worker else None
+        app = create_app(settings, worker.queue if worker else None)
+    except (ConfigurationError, StoreError) as error:
         raise click.ClickException(str(error)) from error
-    server = make_server(host, port, create_app(settings, queue), threaded=True)
+    server = make_server(host, port, app, threaded=True)
     click.echo(f"jetstream serving on http://{host}:{server.server_port}")
-    if queue is None:
+    if worker is None:
         server.serve_forever()
         return
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    queue.consumer(workers=workers).run()  # main thread: huey installs its signal handlers here
+    worker.run()  # main thread: it installs the SIGTERM / SIGINT handlers
 
 
 @click.command("worker")
-@click.option("--workers", default=2, show_default=True, help="Worker threads.")
-@click.option("--once", is_flag=True, help="Run every pending job, then exit.")
+@click.option("--workers", default=2, show_default=True, help="Job slots (each runs its jobs in a child process).")
+@click.option("--once", is_flag=True, help="Run every pending job in this process, then exit.")
 def worker(workers: int, once: bool) -> None:
-    """Run queued jobs; interrupted jobs from a killed worker run again first."""
+    """Run queued jobs; jobs of a worker that died are recovered when their lease expires."""
     from bot.config import ConfigurationError, Settings
-    from bot.runtime import build_queue
+    from bot.jobs.store import StoreError
+    from bot.runtime import build_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        queue = build_queue(Settings.from_env())
-    except ConfigurationError as error:
+        runner = build_worker(Settings.from_env(), workers)
+    except (ConfigurationError, StoreError) as error:
         raise click.ClickException(str(error)) from error
     if once:
-        queue.recover()
-        click.echo(f"ran {queue.run_until_idle()} job(s)")
+        runner.queue.store.recover()
+        click.echo(f"ran {runner.queue.run_until_idle()} job(s)")
         return
-    queue.consumer(workers=workers).run()
+    runner.run()

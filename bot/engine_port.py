@@ -4,10 +4,8 @@ estimates in one pass), re-analyse one experiment. Handlers receive a `Ports` va
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from bot.config import Settings
+from bot.jobs.procs import die_with_parent, kill_group
+from bot.results import open_results
 from engine.backends.open import open_backend
 from engine.check.validate import validate
 from engine.config.spec import AnalysisSpec
@@ -77,37 +77,38 @@ def dry_run_backend(settings: Settings) -> "Backend | None":
     return None
 
 
+def _tables_dir(settings: Settings) -> Path:
+    """Where the per-experiment DuckDB result tables go: beside a local export, else (the export
+    is in gs://) in the worker's work directory."""
+    results = settings.results_dir
+    return (results if isinstance(results, Path) else settings.work_dir).resolve() / "tables"
+
+
 def analyse_command(slug: str, config_root: Path, date: dt.date, settings: Settings) -> list[str]:
     """The `jetstream analyse` call for one experiment. Each experiment has its own result-table
     file, so two worker threads analysing two experiments never contend for DuckDB's
     one-writer-per-file lock; the JSON export (what the result pages read) is shared."""
-    out = settings.results_dir.resolve()
     registry = ("--registry", settings.registry) if settings.registry else ()
     return [sys.executable, "-m", "engine.cli", "analyse", "--date", date.isoformat(),
             "--experiment", slug, "--config-root", str(Path(config_root).resolve()),
             "--db", str(Path(settings.telemetry_db or "").resolve()),
-            "--results-db", str(out / "tables" / f"{slug}.duckdb"), "--out", str(out),
-            *registry, *settings.engine_args]
-
-
-def _mtime(path: Path) -> int | None:
-    return path.stat().st_mtime_ns if path.is_file() else None
+            "--results-db", str(_tables_dir(settings) / f"{slug}.duckdb"),
+            "--out", open_results(settings.results_dir).location, *registry, *settings.engine_args]
 
 
 def run_bounded(command: list[str], env: Mapping[str, str],
                 timeout: float) -> subprocess.CompletedProcess[str] | None:
     """`command`'s completed process, or None when it was still running after `timeout` seconds.
     The child leads a process group of its own and the whole group is killed: its pool workers
-    hold the output pipes too, so killing the child alone would leave us waiting on them."""
+    hold the output pipes too, so killing the child alone would leave us waiting on them. The
+    child also dies with the process that started it (a job runner killed at its deadline, or a
+    worker killed outright), so no analysis outlives the job it belongs to."""
     with subprocess.Popen(command, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, start_new_session=True) as child:
+                          text=True, start_new_session=True, preexec_fn=die_with_parent) as child:
         try:
             out, err = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(child.pid, signal.SIGKILL)
-            except ProcessLookupError:  # the group emptied meanwhile
-                pass
+            kill_group(child.pid)
             child.communicate()
             return None
     return subprocess.CompletedProcess(command, child.returncode, out, err)
@@ -121,23 +122,23 @@ def reanalyse(slug: str, *, config_root: Path, date: dt.date, settings: Settings
     an analysis. Published = the experiment's metadata file was rewritten (exports are atomic)."""
     if settings.telemetry_db is None:
         return ReanalysisOutcome("unavailable", "no telemetry database configured (JETSTREAM_DB)")
-    out = settings.results_dir.resolve()
-    (out / "tables").mkdir(parents=True, exist_ok=True)
-    before = _mtime(out / metadata_name(slug)), _mtime(out / errors_name(slug))
+    store = open_results(settings.results_dir)
+    _tables_dir(settings).mkdir(parents=True, exist_ok=True)
+    before = store.stamp(metadata_name(slug)), store.stamp(errors_name(slug))
     env = dict(os.environ, COLUMNS="160")  # rich's summary table, should anyone read the log
     completed = run_bounded(analyse_command(slug, config_root, date, settings), env,
                             settings.analysis_timeout)
     if completed is None:  # exports are atomic per file: a killed run leaves none half-written
         return ReanalysisOutcome("failed", f"timed out after {settings.analysis_timeout:g} s "
                                            "(JETSTREAM_ANALYSIS_TIMEOUT)")
-    published = _mtime(out / metadata_name(slug)) != before[0]
+    published = store.stamp(metadata_name(slug)) != before[0]
     if completed.returncode == 0:
         if published:
             return ReanalysisOutcome("succeeded")
         return ReanalysisOutcome("skipped", f"nothing to publish for {date} (not started, enrollment "
                                             "still open or skip = true)")
-    if _mtime(out / errors_name(slug)) != before[1]:
-        errors = json.loads((out / errors_name(slug)).read_text(encoding="utf-8"))
+    if store.stamp(errors_name(slug)) != before[1]:
+        errors = store.errors(slug)
         if errors:
             return ReanalysisOutcome("failed", str(errors[0].get("message", ""))[:300])
     tail = (completed.stderr or completed.stdout).strip().splitlines()[-1:] or ["no output"]

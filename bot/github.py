@@ -1,21 +1,49 @@
 """GitHub through PyGithub: app JWT -> installation token (cached per installation), pull request
 files, contents at a ref, check runs with batched annotations, one sticky comment per PR.
 
-Retries on 5xx and rate limits come from PyGithub's `GithubRetry`; throttling is configurable.
+Writes happen exactly once. PyGithub's `GithubRetry` retries only reads (GET): a POST or PATCH that
+failed ambiguously (5xx, timeout: GitHub may have applied it) is never blindly sent again. Instead
+the object is looked up first: the sticky comment by its hidden marker, the check run by its
+external id (the job's key), and a check run's annotations resume from the count GitHub holds, so
+none is ever appended twice. Longer outages surface as exceptions that `outage()` names, and the
+job queue retries the whole job with backoff. Throttling is configurable.
 Tokens and keys never reach a log line: PyGithub holds them, we only hold the `Github` objects.
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
-from github import Auth, Github, GithubRetry, UnknownObjectException
+import requests
+from github import Auth, Github, GithubException, GithubRetry, RateLimitExceededException, UnknownObjectException
 
 from bot.config import ConfigurationError, Settings
 
 ANNOTATION_BATCH = 50  # GitHub accepts at most 50 annotations per check-run request
 WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
+RATE_LIMIT_WAIT = 60.0  # longer waits for a rate-limit reset become a job retry, not a blocked slot
+AMBIGUOUS_WRITE_CHECKS = 3
+T = TypeVar("T")
+
+
+def outage(error: BaseException) -> str | None:
+    """Public text naming the GitHub outage `error` is (None: it is not one)."""
+    if isinstance(error, RateLimitExceededException):
+        return "GitHub API rate limit exceeded"
+    if isinstance(error, GithubException) and isinstance(error.status, int) and (
+            error.status >= 500 or error.status == 429):
+        return f"GitHub API unavailable (HTTP {error.status})"
+    if isinstance(error, requests.exceptions.RetryError):
+        return "GitHub API unavailable (server errors on every retry)"
+    if isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+        return "GitHub API unreachable"
+    return None
+
+
+def _ambiguous(error: BaseException) -> bool:
+    """A write that may have been applied although it failed."""
+    return outage(error) is not None and not isinstance(error, RateLimitExceededException)
 
 
 @dataclass(frozen=True)
@@ -65,7 +93,9 @@ class GitHubApp:
                 client = Github(
                     auth=self._auth.get_installation_auth(installation_id),
                     base_url=s.api_url,
-                    retry=GithubRetry(total=s.retries, backoff_factor=0.2, secondary_rate_wait=10),
+                    retry=GithubRetry(total=s.retries, backoff_factor=0.2, secondary_rate_wait=10,
+                                      max_rate_limit_wait=RATE_LIMIT_WAIT,
+                                      allowed_methods=frozenset({"GET", "HEAD"})),
                     seconds_between_requests=s.seconds_between_requests or None,
                     seconds_between_writes=s.seconds_between_writes or None,
                     per_page=100,
@@ -124,44 +154,85 @@ class RepoClient:
             return "none"
 
     def start_check(self, name: str, head_sha: str, external_id: str, details_url: str | None = None) -> Any:
-        """The check run `name` on `head_sha`, created once and set back to in_progress."""
-        for run in self._repo.get_commit(head_sha).get_check_runs(check_name=name):
-            run.edit(status="in_progress", external_id=external_id)
-            return run
+        """The check run `name` on `head_sha` owned by `external_id` (one job: a retried or
+        recovered job finds its own run again), created in_progress when there is none. Another
+        validation of the same SHA has another id, hence a fresh run: GitHub appends annotations
+        to a run, so reusing one would pile them up."""
+        def find() -> Any:
+            runs = self._repo.get_commit(head_sha).get_check_runs(check_name=name)
+            return next((run for run in runs if run.external_id == external_id), None)
+
         extra = {"details_url": details_url} if details_url else {}
-        return self._repo.create_check_run(name, head_sha, status="in_progress", external_id=external_id, **extra)
+        return _write_once(find, lambda: self._repo.create_check_run(
+            name, head_sha, status="in_progress", external_id=external_id, **extra))
 
     def progress_check(self, run: Any, title: str, summary: str) -> None:
-        run.edit(status="in_progress", output={"title": title, "summary": summary})
+        if run.status != "completed":
+            run.edit(status="in_progress", output={"title": title, "summary": summary})
 
     def complete_check(self, run: Any, output: CheckOutput) -> None:
-        """Deliver every annotation in batches of 50, completing the run with the last batch."""
-        batches = list(_batches(output.annotations, ANNOTATION_BATCH)) or [()]
-        for index, batch in enumerate(batches):
+        """Deliver every annotation in batches of 50, completing the run with the last batch.
+        Starts after the annotations GitHub already holds (a resumed job), and after an ambiguous
+        failure re-reads that count rather than sending a batch twice."""
+        sent, checks = run.output.annotations_count or 0, 0
+        while run.status != "completed":
+            batch = output.annotations[sent:sent + ANNOTATION_BATCH]
+            last = sent + ANNOTATION_BATCH >= len(output.annotations)
             body: dict[str, Any] = {"title": output.title, "summary": output.summary}
             if output.text:
                 body["text"] = output.text
             if batch:
                 body["annotations"] = [dict(a) for a in batch]
-            last = index == len(batches) - 1
             extra = {"details_url": output.details_url} if output.details_url and last else {}
-            if last:
-                run.edit(status="completed", conclusion=output.conclusion, output=body, **extra)
-            else:
-                run.edit(status="in_progress", output=body)
+            try:
+                if last:
+                    run.edit(status="completed", conclusion=output.conclusion, output=body, **extra)
+                else:
+                    run.edit(status="in_progress", output=body)
+            except Exception as error:
+                checks += 1
+                if not _ambiguous(error) or checks > AMBIGUOUS_WRITE_CHECKS:
+                    raise
+                run = self._repo.get_check_run(run.id)
+                sent = run.output.annotations_count or 0
+                continue
+            sent += len(batch)
 
-    def upsert_comment(self, number: int, marker: str, body: str) -> int:
-        """Edit the bot's comment carrying `marker`, or create it: never a second one."""
+    def upsert_comment(self, number: int, marker: str, body: str, create: bool = True) -> int | None:
+        """Edit the bot's comment carrying `marker`, or create it (unless `create` is false):
+        never a second one, even when GitHub answers a creation with a 5xx after applying it."""
         issue = self._repo.get_issue(number)
-        for comment in issue.get_comments():
-            if marker in (comment.body or "") and comment.user is not None and comment.user.type == "Bot":
-                if comment.body != body:
-                    comment.edit(body)
-                return comment.id
-        return issue.create_comment(body).id
 
-    def reply(self, number: int, body: str) -> None:
-        self._repo.get_issue(number).create_comment(body)
+        def find() -> Any:
+            return next((c for c in issue.get_comments() if marker in (c.body or "")
+                         and c.user is not None and c.user.type == "Bot"), None)
+
+        existing = find()
+        if existing is None and not create:
+            return None
+        comment = existing or _write_once(find, lambda: issue.create_comment(body))
+        if comment.body != body:
+            comment.edit(body)  # an edit is idempotent: the queue may retry it safely
+        return comment.id
+
+
+def _write_once(find: Callable[[], T | None], create: Callable[[], T]) -> T:
+    """`find()` if it finds the object, else `create()`; a creation that failed ambiguously is
+    looked up again before it is tried again (at most a few times; then the error is raised)."""
+    for _ in range(AMBIGUOUS_WRITE_CHECKS):
+        found = find()
+        if found is not None:
+            return found
+        try:
+            return create()
+        except Exception as error:
+            if not _ambiguous(error):
+                raise
+            last = error
+    found = find()
+    if found is not None:
+        return found
+    raise last
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

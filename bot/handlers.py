@@ -2,7 +2,10 @@
 experiment, report merge progress, answer comment commands, start the daily run.
 
 Every handler is idempotent: re-running it after a crash finds the same check run and the same
-sticky comment and re-enqueues the same job keys (which collapse).
+sticky comment and re-enqueues the same job keys (which collapse). Everything that writes a PR's
+comment or check (validate, report, command, failure) runs in the PR's exclusion group, and a
+validation whose SHA is no longer the PR's head writes nothing. Follow-up jobs are returned in
+`Done.then`, so they are recorded in the transaction that records the job done.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from bot import reports
 from bot.config import Settings
 from bot.engine_port import Ports, TreeCheck
 from bot.github import WRITE_PERMISSIONS, CheckOutput, GitHubApp, PullInfo, RepoClient
-from bot.jobs.model import Job
+from bot.jobs.model import Done, Job
 from bot.jobs.queue import JobQueue
 from bot.tree import is_config_path, materialise, materialise_once
 from bot.webhooks import (
@@ -25,6 +28,7 @@ from bot.webhooks import (
     SKIP_MARKER,
     VALIDATE_CHECK,
     merge_job,
+    pr_group,
     validate_job,
 )
 from engine.config.layout import LayoutError, detect_layout
@@ -100,12 +104,20 @@ def _check(root: Path, paths: list[Path], registry: Any, pull: PullInfo,
     return checked, f"Enrollment and metric queries dry-run on {backend.name}."
 
 
+def _current(client: RepoClient, number: int, sha: str) -> bool:
+    """`sha` is still the open PR's head: only then may a validation write its comment."""
+    pull = client.pull(number)
+    return pull.head_sha == sha and not pull.merged
+
+
 def validate(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
     p = job.payload
     client = ctx.client(p)
     sha = p["head_sha"]
-    run = client.start_check(VALIDATE_CHECK, sha, external_id=job.key)
     pull = client.pull(p["pr"])
+    if pull.head_sha != sha:  # an older push delivered late: the newer head has its own job
+        return {"superseded_by": pull.head_sha}
+    run = client.start_check(VALIDATE_CHECK, sha, external_id=job.key)
     changes = _pr_changes(client, p["pr"])
     config_changes = [c for c in changes if is_config_path(c.path) or is_config_path(c.previous_path or "")]
     with tempfile.TemporaryDirectory(prefix="jetstream-pr-") as temp:
@@ -127,26 +139,30 @@ def validate(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
                 if checked.estimates is not None and plan:
                     estimates = {a.slug: checked.estimates.get(a.slug) for a in plan}
     errors = any(f.is_error for f in findings)
-    if config_changes:
-        body = reports.validation_comment(sha, findings, plan, estimates, structural_only=pull.fork,
-                                          sql_note=sql_note)
-        client.upsert_comment(p["pr"], reports.MARKER, body)
+    if _current(client, p["pr"], sha):  # checked again: the PR may have moved meanwhile
+        if config_changes:
+            body = reports.validation_comment(sha, findings, plan, estimates, structural_only=pull.fork,
+                                              sql_note=sql_note)
+            client.upsert_comment(p["pr"], reports.MARKER, body)
+        else:  # e.g. the config changes were reverted: the old findings must not stay up
+            client.upsert_comment(p["pr"], reports.MARKER, reports.no_config_comment(sha), create=False)
     text = reports.check_text(findings, plan, estimates)
     client.complete_check(run, CheckOutput(text.title, text.summary, "failure" if errors else "success",
                                            reports.annotations(findings), text=text.text))
     return {"findings": len(findings), "errors": errors, "plan": [a.slug for a in plan]}
 
 
-def merge(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
+def merge(job: Job, queue: JobQueue, ctx: BotContext) -> Done:
+    """Plan the merge and fan out: the re-analyses and the first report, recorded with it."""
     p = job.payload
     client = ctx.client(p)
     sha, pr = p["sha"], p.get("pr")
     if pr is None:
         pr = next(iter(client.commit_pulls(sha)), None)
+    origin = {"installation": p["installation"], "repo": p["repo"], "pr": pr, "sha": sha,
+              "merge_key": job.key, "slugs": []}
     if SKIP_MARKER in client.commit_message(sha):
-        if pr is not None:
-            client.upsert_comment(pr, reports.MARKER, reports.reanalysis_comment(sha, [], skipped=True))
-        return {"skipped": True}
+        return Done({"skipped": True}, (report_job(dict(origin, skipped=True), "plan"),))
     if p.get("changed") is not None:
         changes = [Change(path) for path in p["changed"]]
     elif pr is not None:
@@ -155,110 +171,119 @@ def merge(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
         changes = []
     root = materialise_once(client, sha, ctx.settings.work_dir)
     plan, _, _ = _plan(root, changes, ctx)
-    client.start_check(REANALYSIS_CHECK, sha, external_id=job.key)
     date = _day_before(ctx.today())
-    origin = {"installation": p["installation"], "repo": p["repo"], "pr": pr, "sha": sha,
-              "merge_key": job.key, "slugs": [a.slug for a in plan]}
-    for affected in plan:
-        queue.enqueue(reanalyse_job(affected.slug, date, str(root), origin))
-    rows = [reports.ReanalysisRow(a.slug, "queued") for a in plan]
-    _publish(client, pr, sha, rows)
-    return {"pr": pr, "slugs": [a.slug for a in plan]}
+    origin["slugs"] = [a.slug for a in plan]
+    source = {"installation": p["installation"], "repo": p["repo"], "sha": sha}
+    jobs = [reanalyse_job(a.slug, date, str(root), origin, source) for a in plan]
+    return Done({"pr": pr, "slugs": origin["slugs"]}, (*jobs, report_job(origin, "plan")))
 
 
-def reanalyse_job(slug: str, date: str, config_root: str, origin: Mapping[str, Any] | None) -> Job:
-    """One per experiment and merge (or day); a newer one supersedes a queued older one."""
+def report_job(origin: Mapping[str, Any], tag: str) -> Job:
+    """Re-render a merge's comment and check; in the PR's group, a newer one supersedes."""
+    group = pr_group(origin["repo"], origin["pr"]) if origin.get("pr") is not None else \
+        f"commit:{origin['repo']}:{origin['sha']}"
+    return Job("report", f"report:{origin['merge_key']}:{tag}", group, dict(origin), supersedes=True)
+
+
+def reanalyse_job(slug: str, date: str, config_root: str, origin: Mapping[str, Any] | None,
+                  source: Mapping[str, Any] | None = None) -> Job:
+    """One per experiment and merge (or day); a newer one supersedes a queued older one.
+    `source` (installation, repo, sha) lets a worker on another machine rebuild the tree."""
     tag = origin["merge_key"] if origin else f"daily:{date}"
     return Job("reanalyse", f"reanalyse:{slug}:{tag}", f"experiment:{slug}",
-               {"slug": slug, "date": date, "config_root": config_root, "origin": dict(origin or {})},
-               supersedes=True)
+               {"slug": slug, "date": date, "config_root": config_root, "origin": dict(origin or {}),
+                "source": dict(source or {})}, supersedes=True)
 
 
-def reanalyse(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
+def reanalyse(job: Job, queue: JobQueue, ctx: BotContext) -> Done:
     p = job.payload
-    outcome = ctx.ports.reanalyse(p["slug"], config_root=Path(p["config_root"]),
+    root = Path(p["config_root"])
+    if not root.is_dir() and p.get("source"):  # planned on another machine
+        root = materialise_once(ctx.client(p["source"]), p["source"]["sha"], ctx.settings.work_dir)
+    outcome = ctx.ports.reanalyse(p["slug"], config_root=root,
                                   date=dt.date.fromisoformat(p["date"]), settings=ctx.settings)
-    origin = p.get("origin") or {}
-    if origin:
-        queue.enqueue(Job("report", f"report:{job.key}", f"merge:{origin['repo']}",
-                          {**origin, "slug": p["slug"], "status": outcome.status, "detail": outcome.detail}))
-    return {"status": outcome.status, "detail": outcome.detail}
+    result = {"status": outcome.status, "detail": reports.public(outcome.detail)}
+    return Done(result, _report_after(job))
+
+
+def _report_after(job: Job) -> tuple[Job, ...]:
+    origin = job.payload.get("origin") or {}
+    return (report_job(origin, job.payload["slug"]),) if origin else ()
 
 
 def report(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
-    """Re-render the merge's comment and check run from the ledger (the triggering job's result
-    is taken from the payload: its own ledger row is finished only after its handler returns)."""
+    """Render the merge's comment and check run from the store's records of its re-analyses."""
     p = job.payload
+    client = ctx.client(p)
+    if p.get("skipped"):
+        if p.get("pr") is not None:
+            client.upsert_comment(p["pr"], reports.MARKER, reports.reanalysis_comment(p["sha"], [], skipped=True))
+        return {"skipped": True}
     rows = []
     for slug in p["slugs"]:
-        record = queue.ledger.get(f"reanalyse:{slug}:{p['merge_key']}")
-        if slug == p["slug"]:
-            status, detail = p["status"], p["detail"]
-        elif record is None or record.state in ("queued", "running", "superseded"):
+        record = queue.store.get(f"reanalyse:{slug}:{p['merge_key']}")
+        if record is None or record.state in ("queued", "running", "superseded"):
             status, detail = (record.state if record else "queued"), ""
+        elif record.state == "failed":
+            status, detail = "failed", record.error or ""
         else:
             status, detail = (record.result or {}).get("status", record.state), (record.result or {}).get("detail", "")
         link = ctx.settings.result_link(slug) if status == "succeeded" else ""
-        rows.append(reports.ReanalysisRow(slug, status, link, detail))
-    _publish(ctx.client(p), p.get("pr"), p["sha"], rows)
-    return {"rows": len(rows)}
-
-
-def _publish(client: RepoClient, pr: int | None, sha: str, rows: list[reports.ReanalysisRow]) -> None:
-    if pr is not None:
-        client.upsert_comment(pr, reports.MARKER, reports.reanalysis_comment(sha, rows))
-    run = client.start_check(REANALYSIS_CHECK, sha, external_id=f"merge:{sha}")
+        rows.append(reports.ReanalysisRow(slug, status, link, reports.public(detail)))
+    if p.get("pr") is not None:
+        client.upsert_comment(p["pr"], reports.MARKER, reports.reanalysis_comment(p["sha"], rows))
+    run = client.start_check(REANALYSIS_CHECK, p["sha"], external_id=p["merge_key"])
     title, summary, finished = reports.reanalysis_summary(rows)
     if finished:
         conclusion = "failure" if any(r.status == "failed" for r in rows) else "success"
         client.complete_check(run, CheckOutput(title, summary, conclusion))
     else:
         client.progress_check(run, title, summary)
+    return {"rows": len(rows), "finished": finished}
 
 
-def command(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
+def command(job: Job, queue: JobQueue, ctx: BotContext) -> Done:
     p = job.payload
     client = ctx.client(p)
     words = p["body"].split()
     verb = words[1] if len(words) > 1 else "help"
+    # one answer per command comment, found by its marker when a retried job answers again
+    marker = f"<!-- jetstream-bot:reply:{int(p['comment_id'])} -->"
+
+    def reply(text: str) -> Done:
+        client.upsert_comment(p["pr"], marker, f"{marker}\n{text}")
+        return Done({"replied": True})
+
     if client.permission(p["user"]) not in WRITE_PERMISSIONS:
-        client.reply(p["pr"], f"Sorry @{reports.escape(p['user'])}, jetstream commands need write access "
-                              "to this repository.")
-        return {"refused": True}
+        return reply(f"Sorry @{reports.escape(p['user'])}, jetstream commands need write access to this repository.")
     if verb == "validate":
         pull = client.pull(p["pr"])
-        queue.enqueue(validate_job(p["installation"], p["repo"], p["pr"], pull.head_sha, "command",
-                                   nonce=f"c{p['comment_id']}"))
-        return {"queued": "validate"}
+        return Done({"queued": "validate"}, (validate_job(p["installation"], p["repo"], p["pr"], pull.head_sha,
+                                                          "command", nonce=f"c{p['comment_id']}"),))
     if verb == "rerun" and len(words) > 2:
         pull = client.pull(p["pr"])
         if not pull.merged or not pull.merge_sha:
-            client.reply(p["pr"], "Re-analysis runs on merged pull requests; this one is not merged yet.")
-            return {"refused": True}
+            return reply("Re-analysis runs on merged pull requests; this one is not merged yet.")
         target = words[2]
         if target == "affected":
-            queue.enqueue(merge_job(p["installation"], p["repo"], pull.merge_sha, p["pr"], None,
-                                    nonce=f"c{p['comment_id']}"))
-        else:
-            root = materialise_once(client, pull.merge_sha, ctx.settings.work_dir)
-            if not _has_experiment(root, target):
-                client.reply(p["pr"], f"No experiment config named {reports.escape(target)}.")
-                return {"refused": True}
-            queue.enqueue(reanalyse_job(target, _day_before(ctx.today()), str(root), None))
-        return {"queued": f"rerun {target}"}
-    client.reply(p["pr"], HELP)
-    return {"help": True}
+            return Done({"queued": "rerun affected"}, (merge_job(p["installation"], p["repo"], pull.merge_sha,
+                                                                 p["pr"], None, nonce=f"c{p['comment_id']}"),))
+        root = materialise_once(client, pull.merge_sha, ctx.settings.work_dir)
+        if not _has_experiment(root, target):
+            return reply(f"No experiment config named {reports.escape(target)}.")
+        source = {"installation": p["installation"], "repo": p["repo"], "sha": pull.merge_sha}
+        return Done({"queued": f"rerun {target}"},
+                    (reanalyse_job(target, _day_before(ctx.today()), str(root), None, source),))
+    return reply(HELP)
 
 
-def daily(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
+def daily(job: Job, queue: JobQueue, ctx: BotContext) -> Done:
     """Yesterday's analysis for every live or recently ended experiment on the default branch."""
     root = ctx.settings.config_root
     infos = experiment_infos(detect_layout(root), ctx.ports.load_registry(ctx.settings.registry))
     today = ctx.today()
     slugs = sorted(s for s, info in infos.items() if info.is_recent(today, ctx.settings.recent_days))
-    for slug in slugs:
-        queue.enqueue(reanalyse_job(slug, job.payload["date"], str(root), None))
-    return {"slugs": slugs}
+    return Done({"slugs": slugs}, tuple(reanalyse_job(slug, job.payload["date"], str(root), None) for slug in slugs))
 
 
 def daily_job(today: dt.date) -> Job:
@@ -266,7 +291,37 @@ def daily_job(today: dt.date) -> Job:
     return Job("daily", f"daily:{date}", "daily", {"date": date})
 
 
+def failure(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
+    """The visible end of a job that failed for good: its check run completed as a failure,
+    saying why (public text only)."""
+    p = job.payload
+    client = ctx.client(p)
+    title, summary = reports.failure_summary(p["reason"])
+    run = client.start_check(p["check"], p["sha"], external_id=p["external_id"])
+    client.complete_check(run, CheckOutput(title, summary, "failure"))
+    return {"check": p["check"]}
+
+
+def failure_job(job: Job, reason: str) -> Job | None:
+    """What a finally failed job leaves behind: a failed check (validate, merge), or the merge's
+    report showing the experiment failed (reanalyse: the store holds the reason)."""
+    p = job.payload
+    if job.kind == "reanalyse":
+        return next(iter(_report_after(job)), None)
+    if job.kind == "validate":
+        check, sha = VALIDATE_CHECK, p["head_sha"]
+    elif job.kind == "merge":
+        check, sha = REANALYSIS_CHECK, p["sha"]
+    else:
+        return None
+    return Job("failure", f"failure:{job.key}", job.group, {
+        "installation": p["installation"], "repo": p["repo"], "sha": sha, "check": check,
+        "external_id": job.key, "reason": reason})
+
+
+KINDS = {"validate": validate, "merge": merge, "reanalyse": reanalyse, "report": report,
+         "command": command, "daily": daily, "failure": failure}
+
+
 def handlers(ctx: BotContext) -> dict[str, Any]:
-    kinds = {"validate": validate, "merge": merge, "reanalyse": reanalyse, "report": report,
-             "command": command, "daily": daily}
-    return {kind: (lambda job, queue, fn=fn: fn(job, queue, ctx)) for kind, fn in kinds.items()}
+    return {kind: (lambda job, queue, fn=fn: fn(job, queue, ctx)) for kind, fn in KINDS.items()}

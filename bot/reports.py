@@ -38,6 +38,19 @@ def escape(text: Any) -> str:
     return "".join(_ENTITIES.get(c, c) for c in escaped)
 
 
+# What an error message must not carry to a PR: server paths, interpreter names, process ids.
+_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?(?:/[\w.@+-]+){2,}/?")
+_PID = re.compile(r"\b(?:PID|pid|process)\s*[:=#]?\s*\d+\b")
+_INTERPRETER = re.compile(r"\b(?:python|pypy)[\d.]*\b", re.IGNORECASE)
+
+
+def public(text: str, limit: int = 300) -> str:
+    """Error text fit for a PR: paths, process ids and interpreter names replaced by placeholders."""
+    text = _PATH.sub("<path>", text)
+    text = _PID.sub("<process>", text)
+    return _INTERPRETER.sub("<interpreter>", text)[:limit]
+
+
 def _count(findings: Sequence[Finding]) -> str:
     errors = sum(f.severity is Severity.ERROR for f in findings)
     warnings = sum(f.severity is Severity.WARNING for f in findings)
@@ -123,6 +136,18 @@ def validation_comment(sha: str, findings: Sequence[Finding], plan: Sequence[Aff
                                   f"… {{n}} more line(s): the whole plan is the `{VALIDATE_CHECK}` "
                                   "check run's summary.")
     return "\n".join(parts) + "\n"
+
+
+def no_config_comment(sha: str) -> str:
+    """The sticky comment once a PR's head changes no config file any more."""
+    return (f"{MARKER}\n### ✅ jetstream validation of {_short(sha)}: no config changes\n\n"
+            "This pull request no longer changes any experiment, outcome or definition config; "
+            "merging re-analyses no experiment.\n")
+
+
+def failure_summary(reason: str) -> tuple[str, str]:
+    """(title, summary) of the failed check run a job leaves when it finally fails."""
+    return "jetstream could not finish", f"The job failed for good: {escape(public(reason, 1000))}."
 
 
 def reanalysis_comment(sha: str, rows: Sequence[ReanalysisRow], skipped: bool = False) -> str:

@@ -1,32 +1,36 @@
-"""Wiring: the job queue with its handlers and the periodic daily run, for worker processes."""
+"""Wiring: the job queue with its handlers, retry policy and failure jobs; the worker around it."""
 from __future__ import annotations
 
 import datetime as dt
 
-from huey import crontab
-
 from bot.config import Settings
+from bot.github import GitHubApp, outage
+from bot.handlers import KINDS, BotContext, daily_job, failure_job, handlers
+from bot.jobs.queue import JobQueue, RetryPolicy
+from bot.jobs.worker import Worker, daily_due
 from bot.engine_port import Ports
-from bot.github import GitHubApp
-from bot.handlers import BotContext, daily_job, handlers
-from bot.jobs.queue import JobQueue
 
-DAILY_AT = crontab(minute="30", hour="2")  # after upstream's telemetry ETL has landed (UTC)
-EVERY_MINUTE = crontab()
+def policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(backoff=settings.retry_backoff, max_delay=settings.retry_max_delay,
+                       horizon=settings.retry_horizon, max_attempts=settings.max_attempts,
+                       lease=settings.lease_seconds,
+                       deadlines={kind: settings.deadline(kind) for kind in KINDS})
 
 
 def build_queue(settings: Settings, ports: Ports | None = None, github: GitHubApp | None = None,
                 today=dt.date.today) -> JobQueue:
     """A queue that can execute jobs (web processes only need `JobQueue(settings.job_store)`)."""
     context = BotContext(settings, github or GitHubApp(settings), ports or Ports(), today)
-    queue = JobQueue(settings.job_store, handlers(context))
+    return JobQueue(settings.job_store, handlers(context), policy=policy(settings), transient=outage,
+                    on_failure={kind: failure_job for kind in ("validate", "merge", "reanalyse")})
 
-    @queue.huey.periodic_task(DAILY_AT, name="jetstream.daily")
-    def enqueue_daily() -> None:
-        queue.enqueue(daily_job(today()))
 
-    @queue.huey.periodic_task(EVERY_MINUTE, name="jetstream.sweep")
-    def sweep() -> None:
-        queue.sweep()
+def queue_from_env() -> JobQueue:
+    """The runners' queue (`python -m bot.jobs.runner bot.runtime:queue_from_env`)."""
+    return build_queue(Settings.from_env())
 
-    return queue
+
+def build_worker(settings: Settings, slots: int) -> Worker:
+    utc_now = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
+    daily = daily_due(daily_job, settings.daily_at, utc_now) if settings.daily_at else None
+    return Worker(build_queue(settings), "bot.runtime:queue_from_env", slots, daily=daily)

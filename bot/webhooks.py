@@ -32,7 +32,7 @@ def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, header[len("sha256="):])
 
 
-def _pr_group(repo: str, number: int) -> str:
+def pr_group(repo: str, number: int) -> str:
     return f"pr:{repo}:{number}"
 
 
@@ -40,7 +40,7 @@ def validate_job(installation: int, repo: str, number: int, head_sha: str, trigg
                   nonce: str = "") -> Job:
     """One validation per PR head SHA; explicit re-requests (nonce = delivery id) run again."""
     key = f"validate:{repo}:{number}:{head_sha}" + (f":{nonce}" if nonce else "")
-    return Job("validate", key, _pr_group(repo, number), {
+    return Job("validate", key, pr_group(repo, number), {
         "installation": installation, "repo": repo, "pr": number, "head_sha": head_sha, "trigger": trigger})
 
 
@@ -73,7 +73,7 @@ def route(event: str, payload: Mapping[str, Any], delivery: str) -> list[Job]:
             return []
         if (comment.get("user") or {}).get("type") == "Bot":
             return []
-        return [Job("command", f"command:{repo}:{comment['id']}", _pr_group(repo, issue["number"]), {
+        return [Job("command", f"command:{repo}:{comment['id']}", pr_group(repo, issue["number"]), {
             "installation": installation, "repo": repo, "pr": issue["number"],
             "user": comment["user"]["login"], "body": body[:1000], "comment_id": comment["id"]})]
     if event in ("check_run", "check_suite") and action == "rerequested":

@@ -2,7 +2,8 @@
 
 URLs are stable, so the bot can link them: `/experiments/` and
 `/experiments/<slug>?segment=..&basis=..&period=..&window=..&statistic=..`. The directory comes
-from the app config key `RESULTS_DIR`; its files are read once into an `ExportIndex` kept on the
+from the app config key `RESULTS_DIR` (a directory or gs://bucket/prefix: `bot.results`); its files
+are read once into an `ExportIndex` kept on the
 app (re-read only when a file changes).
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from bot.pages.panels import panels
 from bot.pages.plots import branch_colors
 from bot.pages.views import WINDOW_LABELS, branch_order, groups, select
+from bot.results import open_results
 from engine.results.metadata import EXPERIMENTER_URL
 from engine.results.store import ExportIndex
 
@@ -20,11 +22,12 @@ blueprint = Blueprint("results", __name__, template_folder="templates",
 
 
 def _index() -> ExportIndex:
-    directory = str(current_app.config.get("RESULTS_DIR", "results"))
+    """The results store (a directory or gs://bucket/prefix) of RESULTS_DIR, kept across requests."""
+    spec = str(current_app.config.get("RESULTS_DIR", "results"))
     indexes = current_app.extensions.setdefault("results_index", {})
-    if directory not in indexes:
-        indexes[directory] = ExportIndex(directory)
-    return indexes[directory]
+    if spec not in indexes:
+        indexes[spec] = open_results(spec)
+    return indexes[spec]
 
 
 def _failure(errors: list[dict]) -> str | None:

@@ -99,6 +99,10 @@ class FakeGitHub:
         self.errors: list[str] = []
         self.requests: list[tuple[str, str]] = []
         self.failures: list[tuple[str, re.Pattern, int]] = []  # injected (method, path, status)
+        self.failures_after: list[tuple[str, re.Pattern, int]] = []  # applied, then answered with status
+        self.outage_until = 0.0  # time.monotonic() before which every request gets a 502
+        self.outage_answers = 0
+        self.hooks: list[Any] = []  # callables(method, path), run before each request is served
         self._ids = itertools.count(1000)
         self._lock = threading.RLock()
         self._map = Map([rule.empty() for rule in _RULES], strict_slashes=False)
@@ -119,12 +123,38 @@ class FakeGitHub:
     def fail_next(self, method: str, path_pattern: str, status: int = 502) -> None:
         self.failures.append((method, re.compile(path_pattern), status))
 
+    def fail_after_applying(self, method: str, path_pattern: str, status: int = 502) -> None:
+        """The next matching request is applied, then answered with `status` (a gateway error
+        after the write landed: the client cannot tell whether it did)."""
+        self.failures_after.append((method, re.compile(path_pattern), status))
+
+    def outage(self, seconds: float) -> None:
+        """Every request fails with a 502 for the next `seconds`."""
+        self.outage_until = time.monotonic() + seconds
+
+    def annotations(self) -> list[list[dict[str, Any]]]:
+        return [run["annotations"] for repo in self.repos.values() for run in repo.check_runs]
+
     # --- plumbing -------------------------------------------------------------------------------
     def _wsgi(self, environ: dict, start_response: Any) -> Any:
         request = Request(environ)
+        for hook in list(self.hooks):
+            hook(request.method, request.path)
         with self._lock:
-            response = self._dispatch(request)
+            if time.monotonic() < self.outage_until:
+                self.outage_answers += 1
+                response = _json({"message": "Server Error (outage)"}, 502)
+            else:
+                response = self._dispatch_after(request)
         return response(environ, start_response)
+
+    def _dispatch_after(self, request: Request) -> Response:
+        response = self._dispatch(request)
+        for index, (method, pattern, status) in enumerate(self.failures_after):
+            if method == request.method and pattern.search(request.path) and response.status_code < 400:
+                del self.failures_after[index]
+                return _json({"message": "injected failure after applying"}, status)
+        return response
 
     def _dispatch(self, request: Request) -> Response:
         self.requests.append((request.method, request.full_path))

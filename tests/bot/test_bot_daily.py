@@ -27,6 +27,9 @@ def test_healthz_and_cron_needs_authentication(bot):
     assert bot.http.post(f"{bot.url}/cron/daily", headers={"X-Appengine-Cron": "true"}).status_code == 403
     assert bot.http.post(f"{bot.url}/cron/daily", headers={"Authorization": "Bearer wrong"}).status_code == 403
     assert bot.http.post(f"{bot.url}/cron/daily", headers={"Authorization": "Bearer cron-secret"}).status_code == 202
+    # Cloud Scheduler sends its own headers: the token may come in one of ours
+    assert bot.http.post(f"{bot.url}/cron/daily", headers={"X-Jetstream-Cron-Token": "cron-secret"}).status_code == 202
+    assert bot.http.post(f"{bot.url}/cron/daily", headers={"X-Jetstream-Cron-Token": "nope"}).status_code == 403
 
 
 def test_daily_job_analyses_live_and_recent_experiments_once(bot):
@@ -37,5 +40,5 @@ def test_daily_job_analyses_live_and_recent_experiments_once(bot):
     assert not bot.queue.enqueue(daily_job(TODAY))  # the same day is queued once
     bot.work()
     assert sorted(bot.engine.calls) == [("desktop", "2024-03-19"), ("live", "2024-03-19")]
-    groups = {r.job.group for r in bot.queue.ledger.select(kind="reanalyse")}
+    groups = {r.job.group for r in bot.queue.store.select(kind="reanalyse")}
     assert groups == {"experiment:desktop", "experiment:live"}  # the same groups merges use

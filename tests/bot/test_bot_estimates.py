@@ -57,7 +57,8 @@ def test_plan_shows_dry_run_bytes_per_experiment_and_forks_never_reach_bigquery(
         assert "bravo" not in body
         assert "dry-run on bigquery" in body  # the PR's queries were dry-run on BigQuery too
         assert "dry\\-run\\-bytes" not in body  # its byte notice is the plan's estimate already
-        [run] = repo.check_run("jetstream/validate", head)
+        # each PR's validation has its own run on the shared commit, owned by its job
+        [run] = [r for r in repo.check_run("jetstream/validate", head) if r["external_id"].split(":")[2] == "8"]
         assert "(BigQuery: 123.5 MB)" in run["output"]["summary"]
     finally:
         bot.close()
