@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from bot.jobs.model import Claim, Done, Handler, Job, Outcome
 from bot.jobs.store import JobStore, open_store
