@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from bot.secrets import SecretError, resolve as resolve_secrets
+from bot.secrets import SecretError
+from bot.secrets import resolve as resolve_secrets
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -107,9 +108,11 @@ class Settings:
     # DuckDB telemetry file `jetstream analyse --db` reads; same-repository PRs' queries are
     # dry-run against it (else against BigQuery when a project is configured)
     telemetry_db: Path | None = None
-    # BigQuery dry runs (PR plans' byte estimates; PR queries without JETSTREAM_DB)
+    # BigQuery: PR dry runs and re-analyses when JETSTREAM_DB is not set (production)
     bigquery_project: str | None = None
     bigquery_dataset: str = "jetstream"
+    bigquery_location: str | None = None
+    maximum_bytes_billed: int | None = None  # every BigQuery job of a re-analysis fails beyond it
     registry: str | None = None  # Experimenter JSON file or URL
     config_root: Path = Path(".")  # the default branch's configs, for daily runs
     work_dir: Path = Path("jetstream-work")  # materialised trees at merge commits
@@ -161,6 +164,9 @@ class Settings:
             telemetry_db=Path(env["JETSTREAM_DB"]) if env.get("JETSTREAM_DB") else None,
             bigquery_project=env.get("JETSTREAM_BIGQUERY_PROJECT") or None,
             bigquery_dataset=env.get("JETSTREAM_BIGQUERY_DATASET") or "jetstream",
+            bigquery_location=env.get("JETSTREAM_BIGQUERY_LOCATION") or None,
+            maximum_bytes_billed=(int(_positive(env, "JETSTREAM_MAXIMUM_BYTES_BILLED", 1))
+                                  if env.get("JETSTREAM_MAXIMUM_BYTES_BILLED") else None),
             registry=env.get("JETSTREAM_REGISTRY") or None,
             config_root=Path(env.get("JETSTREAM_CONFIG_ROOT") or "."),
             work_dir=Path(env.get("JETSTREAM_WORK_DIR") or "jetstream-work"),

@@ -7,7 +7,6 @@ import datetime as dt
 import logging
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
@@ -15,8 +14,9 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from bot.config import Settings
 from bot.jobs.procs import die_with_parent, kill_group
 from bot.results import open_results
-from engine.backends.open import open_backend
+from engine.backends.open import BackendConfig, open_backend
 from engine.check.validate import validate
+from engine.commands.analyse import analyse_argv
 from engine.config.spec import AnalysisSpec
 from engine.experimenter import Registry, RegistryError, load_registry
 from engine.findings import Finding
@@ -84,16 +84,26 @@ def _tables_dir(settings: Settings) -> Path:
     return (results if isinstance(results, Path) else settings.work_dir).resolve() / "tables"
 
 
-def analyse_command(slug: str, config_root: Path, date: dt.date, settings: Settings) -> list[str]:
-    """The `jetstream analyse` call for one experiment. Each experiment has its own result-table
-    file, so two worker threads analysing two experiments never contend for DuckDB's
-    one-writer-per-file lock; the JSON export (what the result pages read) is shared."""
-    registry = ("--registry", settings.registry) if settings.registry else ()
-    return [sys.executable, "-m", "engine.cli", "analyse", "--date", date.isoformat(),
-            "--experiment", slug, "--config-root", str(Path(config_root).resolve()),
-            "--db", str(Path(settings.telemetry_db or "").resolve()),
-            "--results-db", str(_tables_dir(settings) / f"{slug}.duckdb"),
-            "--out", open_results(settings.results_dir).location, *registry, *settings.engine_args]
+def analysis_backend(slug: str, settings: Settings) -> BackendConfig | None:
+    """Where re-analyses run: the DuckDB telemetry of `JETSTREAM_DB` when set (a laptop, tests),
+    else BigQuery when a project is configured (production), else nowhere. On DuckDB each
+    experiment has its own result-table file, so two workers analysing two experiments never
+    contend for DuckDB's one-writer-per-file lock; the JSON export is shared."""
+    if settings.telemetry_db is not None:
+        return BackendConfig("duckdb", db=Path(settings.telemetry_db).resolve(),
+                             results_db=_tables_dir(settings) / f"{slug}.duckdb")
+    if settings.bigquery_project:
+        return BackendConfig("bigquery", project=settings.bigquery_project,
+                             dataset=settings.bigquery_dataset, location=settings.bigquery_location,
+                             maximum_bytes_billed=settings.maximum_bytes_billed)
+    return None
+
+
+def analyse_command(slug: str, config_root: Path, date: dt.date, settings: Settings,
+                    backend: BackendConfig) -> list[str]:
+    """The `jetstream analyse` call that re-analyses one experiment on `backend`."""
+    return analyse_argv(slug, date, Path(config_root), open_results(settings.results_dir).location,
+                        backend, settings.registry, tuple(settings.engine_args))
 
 
 def run_bounded(command: list[str], env: Mapping[str, str],
@@ -120,13 +130,15 @@ def reanalyse(slug: str, *, config_root: Path, date: dt.date, settings: Settings
     frames go back to the OS when the child exits, and a crash (or a hung query being killed)
     cannot take the worker's other jobs down with it. The ~1 s interpreter start is small next to
     an analysis. Published = the experiment's metadata file was rewritten (exports are atomic)."""
-    if settings.telemetry_db is None:
-        return ReanalysisOutcome("unavailable", "no telemetry database configured (JETSTREAM_DB)")
+    backend = analysis_backend(slug, settings)
+    if backend is None:
+        return ReanalysisOutcome("unavailable", "no warehouse configured (JETSTREAM_DB or "
+                                                "JETSTREAM_BIGQUERY_PROJECT)")
     store = open_results(settings.results_dir)
     _tables_dir(settings).mkdir(parents=True, exist_ok=True)
     before = store.stamp(metadata_name(slug)), store.stamp(errors_name(slug))
     env = dict(os.environ, COLUMNS="160")  # rich's summary table, should anyone read the log
-    completed = run_bounded(analyse_command(slug, config_root, date, settings), env,
+    completed = run_bounded(analyse_command(slug, config_root, date, settings, backend), env,
                             settings.analysis_timeout)
     if completed is None:  # exports are atomic per file: a killed run leaves none half-written
         return ReanalysisOutcome("failed", f"timed out after {settings.analysis_timeout:g} s "

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 import requests
-from github import Auth, Github, GithubException, GithubRetry, RateLimitExceededException, UnknownObjectException
+from github import (
+    Auth,
+    Github,
+    GithubException,
+    GithubRetry,
+    RateLimitExceededException,
+    UnknownObjectException,
+)
 
 from bot.config import ConfigurationError, Settings
 

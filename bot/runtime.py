@@ -4,11 +4,12 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.config import Settings
+from bot.engine_port import Ports
 from bot.github import GitHubApp, outage
 from bot.handlers import KINDS, BotContext, daily_job, failure_job, handlers
 from bot.jobs.queue import JobQueue, RetryPolicy
 from bot.jobs.worker import Worker, daily_due
-from bot.engine_port import Ports
+
 
 def policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(backoff=settings.retry_backoff, max_delay=settings.retry_max_delay,

@@ -35,7 +35,9 @@ def _client(env: Mapping[str, str]) -> Any:
     if not endpoint.startswith("http://"):
         options = {"api_endpoint": endpoint} if endpoint else None
         return secretmanager.SecretManagerServiceClient(client_options=options)
-    from google.auth.credentials import AnonymousCredentials  # a local stand-in: no credentials
+    from google.auth.credentials import (
+        AnonymousCredentials,  # a local stand-in: no credentials
+    )
 
     transport = secretmanager.SecretManagerServiceClient.get_transport_class("rest")(
         credentials=AnonymousCredentials(), host=endpoint[len("http://"):], url_scheme="http")

@@ -9,7 +9,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from bot.engine_port import analyse_command, reanalyse
+from bot.engine_port import analyse_command, analysis_backend, reanalyse
 from engine.synthetic.world import generate
 
 SLUG = "fenix-toolbar-redesign"
@@ -33,13 +33,16 @@ def _root(tmp_path: Path, outcome: bool = True) -> Path:
 def test_not_configured_is_unavailable(settings, tmp_path):
     outcome = reanalyse(SLUG, config_root=_root(tmp_path), date=dt.date(2024, 2, 1), settings=settings)
     assert outcome.status == "unavailable" and "JETSTREAM_DB" in outcome.detail
+    assert "JETSTREAM_BIGQUERY_PROJECT" in outcome.detail
 
 
 def test_command_names_the_tree_the_database_and_a_table_file_per_experiment(settings, tmp_path):
     configured = replace(settings, telemetry_db=Path("tele.duckdb"), results_dir=tmp_path / "results",
                          registry="reg.json", engine_args=("--an-extra-option", "2"))
-    command = analyse_command(SLUG, tmp_path / "tree", dt.date(2024, 2, 1), configured)
+    command = analyse_command(SLUG, tmp_path / "tree", dt.date(2024, 2, 1), configured,
+                              analysis_backend(SLUG, configured))
     options = dict(zip(command[4::2], command[5::2]))
+    assert options["--backend"] == "duckdb"
     assert command[1:4] == ["-m", "engine.cli", "analyse"]
     assert options["--date"] == "2024-02-01" and options["--experiment"] == SLUG
     assert options["--config-root"] == str((tmp_path / "tree").resolve())
@@ -47,6 +50,21 @@ def test_command_names_the_tree_the_database_and_a_table_file_per_experiment(set
     assert options["--results-db"] == str((tmp_path / "results" / "tables" / f"{SLUG}.duckdb").resolve())
     assert options["--out"] == str((tmp_path / "results").resolve()) and options["--registry"] == "reg.json"
     assert command[-2:] == ["--an-extra-option", "2"]
+
+
+def test_without_a_database_re_analyses_run_on_bigquery_under_the_byte_cap(settings, tmp_path):
+    configured = replace(settings, bigquery_project="proj", bigquery_dataset="jet",
+                         bigquery_location="EU", maximum_bytes_billed=10**12,
+                         results_dir=tmp_path / "results")
+    command = analyse_command(SLUG, tmp_path / "tree", dt.date(2024, 2, 1), configured,
+                              analysis_backend(SLUG, configured))
+    options = dict(zip(command[4::2], command[5::2]))
+    assert (options["--backend"], options["--project"], options["--dataset"]) == ("bigquery", "proj", "jet")
+    assert options["--location"] == "EU" and options["--maximum-bytes-billed"] == str(10**12)
+    assert options["--out"] == str((tmp_path / "results").resolve()) and "--db" not in options
+    # the command is one the engine's own CLI accepts
+    from engine.commands.analyse import command as analyse_cli
+    assert analyse_cli.make_context("analyse", command[4:], resilient_parsing=True).params["kind"] == "bigquery"
 
 
 def test_nothing_published_is_skipped_and_a_failure_says_why(settings, tmp_path):

@@ -137,3 +137,21 @@ def test_validate_dry_runs_on_the_emulator(world, tmp_path):
     dry_runs = [j["configuration"] for j in emulator.proxy.jobs[before:]]
     assert dry_runs and all(c["dryRun"] is True for c in dry_runs)
     assert "dry-run-bytes" in done.stdout  # the emulator estimates 0 bytes: real BigQuery more
+
+
+def test_the_bots_merge_leg_re_analyses_on_bigquery(world, runs, tmp_path, monkeypatch):
+    """Without JETSTREAM_DB the bot's re-analysis runs on the configured BigQuery project, under
+    its byte cap, and publishes the same records as the direct BigQuery run."""
+    from bot.config import Settings
+    from bot.engine_port import reanalyse
+
+    root, synthetic, emulator, _ = world
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", emulator.host)
+    settings = Settings(webhook_secret=b"s", bigquery_project="test", bigquery_dataset="jetstream",
+                        maximum_bytes_billed=BUDGET, registry=str(root / "registry.json"),
+                        results_dir=tmp_path / "published", work_dir=tmp_path / "work",
+                        engine_args=("--workers", "1"), analysis_timeout=900)
+    outcome = reanalyse(SLUG, config_root=ROOT, date=synthetic.last_day, settings=settings)
+    assert outcome.status == "succeeded", outcome.detail
+    assert _statistics(tmp_path / "published") == _statistics(runs[0])
+    assert not (tmp_path / "work" / "tables").exists() or not any((tmp_path / "work" / "tables").iterdir())
