@@ -21,7 +21,7 @@ from engine.plan.analysis_plan import WindowTask
 from engine.plan.windows import Timeline, timeline_of, window
 from engine.sql.dialect import SqlError
 from engine.sql.enrollments import enrollments_query
-from engine.sql.metrics import client_metrics_query
+from engine.sql.metrics import client_windows_query
 
 _PROBE_WINDOW = window("weekly", 0)
 
@@ -46,7 +46,7 @@ def _probe(backend: Backend, spec: AnalysisSpec, timeline: Timeline,
            metrics: tuple[Metric, ...], basis: str = "enrollments") -> DryRunResult:
     task = WindowTask(spec.experiment.slug, _PROBE_WINDOW, basis, metrics)
     try:
-        query = client_metrics_query(spec, task, timeline)
+        query = client_windows_query(spec, (task,), timeline)
     except SqlError as err:
         return DryRunResult(None, (Finding("<sql>", None, None, Severity.ERROR, "sql-parse", str(err)),))
     return backend.dry_run(query)

@@ -11,7 +11,7 @@ from engine.plan.analysis_plan import WindowTask, metrics_for_basis
 from engine.plan.windows import canonical_period, timeline_of, window
 from engine.sql.dialect import render
 from engine.sql.enrollments import enrollments_query
-from engine.sql.metrics import client_metrics_query
+from engine.sql.metrics import client_windows_query
 
 
 @click.command("sql")
@@ -28,7 +28,8 @@ from engine.sql.metrics import client_metrics_query
 @click.option("--enrollments", "show_enrollments", is_flag=True, help="Print the enrollments query only.")
 def command(slug: str, period: str, number: int, basis: str, dialect: str, config_root: Path,
             registry: str | None, show_enrollments: bool) -> None:
-    """Print the per-client query of one window of SLUG (enrollments inline)."""
+    """Print the per-client query of one window of SLUG (enrollments inline; both bases: the
+    exposures basis is its rows with an exposure_date)."""
     from engine.backends.duckdb import to_duckdb
     from engine.config.resolve.platforms import resolve_experiment
 
@@ -56,5 +57,5 @@ def command(slug: str, period: str, number: int, basis: str, dialect: str, confi
         if not metrics:
             raise click.UsageError(f"{slug} has no {basis} metrics in period {period}")
         task = WindowTask(slug, window(period, number - 1, timeline), basis, metrics)
-        tree = client_metrics_query(spec, task, timeline)
+        tree = client_windows_query(spec, (task,), timeline)
     click.echo(render(tree) if dialect == "bigquery" else to_duckdb(tree))

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Collection, Mapping
 
 from engine.config.spec import ANALYSIS_BASES, AnalysisSpec, Metric
-from engine.plan.windows import Timeline, Window, ready_windows, timeline_of
+from engine.plan.windows import Timeline, Window, ready_on, ready_windows, timeline_of
 
 ALL_SEGMENT = "all"
 
@@ -21,27 +21,19 @@ def enrollments_table(slug: str) -> str:
     return f"enrollments_{table_slug(slug)}"
 
 
+def client_windows_table(slug: str) -> str:
+    """The per-client table of an experiment's last run: a row per unit, period and window."""
+    return f"client_windows_{table_slug(slug)}"
+
+
 @dataclass(frozen=True)
 class WindowTask:
-    """One per-client metrics table to compute: a window, a basis and the metrics it holds."""
+    """One window and basis to compute, with the metrics it needs."""
 
     slug: str
     window: Window
     basis: str
     metrics: tuple[Metric, ...]
-
-    @property
-    def table_name(self) -> str:
-        return f"{self._prefix}_{self.window.number}"
-
-    @property
-    def period_table(self) -> str:
-        """The scratch table holding every window of this task's period and basis."""
-        return f"{self._prefix}_all"
-
-    @property
-    def _prefix(self) -> str:
-        return f"{table_slug(self.slug)}_{self.basis}_{self.window.period}"
 
 
 @dataclass(frozen=True)
@@ -54,6 +46,15 @@ class AnalysisPlan:
 
     def tasks_for(self, period: str) -> tuple[WindowTask, ...]:
         return tuple(t for t in self.tasks if t.window.period == period)
+
+    def new_tasks(self, done: Collection[tuple[str, int]]) -> tuple[WindowTask, ...]:
+        """The tasks of a daily run: windows that became ready on the plan's date, and ready
+        windows without results (`done` holds the (period, number) of those with results)."""
+        timeline = self.timeline
+        if timeline is None:
+            return ()
+        return tuple(t for t in self.tasks if ready_on(t.window, timeline) == self.date
+                     or (t.window.period, t.window.number) not in done)
 
 
 def _inputs(metric: Metric) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from typing import Iterator
 from engine.config.spec import PERIOD_ALIASES, PERIODS, ExperimentSpec
 
 # period -> (window length in days, whether windows repeat); overall/pre-enrollment are single
-_REPEATING = {"daily": 1, "weekly": 7, "days28": 28}
+REPEATING = {"daily": 1, "weekly": 7, "days28": 28}
 _PREENROLLMENT = {"preenrollment_weekly": 7, "preenrollment_days28": 28}
 
 
@@ -73,8 +73,8 @@ def canonical_period(name: str) -> str:
 def window(period: str, index: int = 0, timeline: Timeline | None = None) -> Window:
     """The window `index` of `period`; the overall window needs a timeline with an end date."""
     period = canonical_period(period)
-    if period in _REPEATING:
-        size = _REPEATING[period]
+    if period in REPEATING:
+        size = REPEATING[period]
         return Window(period, index, size * index, size * index + size - 1)
     if index != 0:
         raise ValueError(f"period {period} has a single window")
@@ -93,6 +93,11 @@ def is_ready(win: Window, timeline: Timeline, date: dt.date) -> bool:
     if timeline.end_date is not None and last_day > timeline.end_date:
         return False
     return last_day <= date
+
+
+def ready_on(win: Window, timeline: Timeline) -> dt.date:
+    """The first date on which `win` is ready (if it ever is: see `is_ready`)."""
+    return timeline.last_enrollment_date + dt.timedelta(days=max(win.end, 0))
 
 
 def ready_windows(period: str, timeline: Timeline, date: dt.date) -> tuple[Window, ...]:

@@ -1,32 +1,44 @@
-"""Per-client metric tables for one experiment: enrollments, then one table per window and basis.
+"""Per-client metrics for one experiment and date: enrollments, then one query for every window.
 
-Tables: `enrollments_<slug>` and `<slug>_<basis>_<period>_<N>` (see engine.plan.analysis_plan). Each table is
-replaced atomically by the backend, so a rerun replaces and never duplicates, and a failing
-query leaves that table's previous version in place. Each period and basis is one query (every
-window at once, one scan per data source); rows are stored ordered by client, so reruns store
-identical tables and reproduce every statistic bit for bit.
+Tables: `enrollments_<slug>` and `client_windows_<slug>` (see engine.sql.metrics): one row per
+unit, period and window of the run, both analysis bases; the statistics read each window's
+rows straight from it (`window_rows`, sorted by unit, so reruns reproduce every number). Each
+table is replaced atomically by the backend, so a rerun replaces and never duplicates, and a
+failing query leaves the previous version in place.
+
+A full run (a merge re-analysis, `--recompute`) computes every ready window. A daily run
+(`recompute=False`) computes only the windows that became ready on its date, and ready windows
+whose results are missing (a missed day); the others keep their results. Pre-enrollment rows
+(the covariates of later windows) are carried over from the previous table when not computed.
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Collection
 
 from sqlglot import exp
 
-from engine.backends.base import Backend, count_by
+from engine.backends.base import Backend
 from engine.config.spec import AnalysisSpec
-from engine.plan.analysis_plan import WindowTask, enrollments_table, plan
+from engine.plan.analysis_plan import (
+    AnalysisPlan,
+    WindowTask,
+    client_windows_table,
+    enrollments_table,
+    plan,
+)
 from engine.plan.windows import Window
 from engine.sql.enrollments import enrollments_query
-from engine.sql.metrics import period_metrics_query
+from engine.sql.metrics import carried_rows, client_windows_query, window_rows
 
 Progress = Callable[[int, int, str], None]  # (done, total, table name)
 
 
 @dataclass(frozen=True)
 class ClientMetricsTable:
-    """One computed per-client table, as the statistics step consumes it."""
+    """One window and basis of the per-client table, as the statistics step consumes it;
+    `carried` windows were computed by an earlier run (covariates only, no new results)."""
 
     table: str
     window: Window
@@ -34,28 +46,37 @@ class ClientMetricsTable:
     metrics: tuple[str, ...]
     segments: tuple[str, ...]
     rows: int
+    carried: bool = False
 
     @property
     def period(self) -> str:
         return self.window.period
 
-
-def _groups(tasks: tuple[WindowTask, ...]) -> list[tuple[WindowTask, ...]]:
-    """Tasks of the same period and basis (they share their metrics): one query each."""
-    groups: dict[tuple[str, str], list[WindowTask]] = {}
-    for task in tasks:
-        groups.setdefault((task.window.period, task.basis), []).append(task)
-    return [tuple(g) for g in groups.values()]
+    def rows_query(self) -> exp.Select:
+        return window_rows(self.table, self.window, self.basis)
 
 
-def _window_rows(table: str, number: int) -> exp.Query:
-    """One window's rows of a period table, without its window_index column, ordered by
-    client: a rerun stores the same rows in the same order, so statistics (float sums) and
-    tables are reproduced exactly."""
-    star = exp.Star(except_=[exp.column("window_index")])
-    return (exp.select(star).from_(exp.to_table(table))
-            .where(exp.column("window_index").eq(exp.Literal.number(number)))
-            .order_by(exp.column("client_id")))
+def _counts(backend: Backend, table: str) -> dict[tuple[str, int], tuple[int, int]]:
+    """(rows, exposed rows) per period and window of the per-client table."""
+    tree = (exp.select("period", "window_index", exp.func("COUNT", exp.Star()).as_("n"),
+                       exp.func("COUNT", exp.column("exposure_date")).as_("exposed"))
+            .from_(exp.to_table(table)).group_by("period", "window_index"))
+    frame = backend.query(tree)
+    return {(str(p), int(w)): (int(n), int(e)) for p, w, n, e in
+            zip(frame["period"], frame["window_index"], frame["n"], frame["exposed"])}
+
+
+def run_tasks(analysis_plan: AnalysisPlan, done: Collection[tuple[str, int]] | None,
+              has_previous: bool) -> tuple[tuple[WindowTask, ...], tuple[WindowTask, ...]]:
+    """(tasks to compute, pre-enrollment tasks to carry over from the previous table): all
+    ready windows when `done` is None (a full run), else a daily run's (`AnalysisPlan.new_tasks`)."""
+    if done is None:
+        return analysis_plan.tasks, ()
+    new = analysis_plan.new_tasks(done)
+    if not new:
+        return (), ()
+    pre = tuple(t for t in analysis_plan.tasks if t.window.is_preenrollment and t not in new)
+    return (new, pre) if has_previous else (new + pre, ())
 
 
 def compute_client_metrics(
@@ -63,38 +84,35 @@ def compute_client_metrics(
     backend: Backend,
     date: dt.date,
     progress: Progress | None = None,
+    done: Collection[tuple[str, int]] | None = None,
 ) -> list[ClientMetricsTable]:
-    """Compute every per-client table that is ready on `date`; returns what was written.
-
-    One query per period and basis computes all its windows into a scratch table
-    (`..._<period>_all`, dropped afterwards), which is then split into the per-window tables.
-    """
+    """Compute the per-client rows of the run for `date`; returns what the statistics read.
+    `done`: the (period, window number) with results, for a daily run; None for a full one."""
     analysis_plan = plan(spec, date)
-    if not analysis_plan.tasks:
+    table = client_windows_table(spec.experiment.slug)
+    tasks, carried = run_tasks(analysis_plan, done, backend.table_exists(table))
+    if not tasks:
         return []
-    total = len(analysis_plan.tasks) + 1
     enrollments = enrollments_table(spec.experiment.slug)
-    backend.materialize(enrollments, enrollments_query(spec.experiment, analysis_plan.timeline)
-                        .order_by(exp.column("client_id"), copy=False))
-    done = 1
+    backend.materialize(enrollments, enrollments_query(spec.experiment, analysis_plan.timeline))
     if progress:
-        progress(done, total, enrollments)
+        progress(1, 3, enrollments)
+    query: exp.Query = client_windows_query(spec, tasks, analysis_plan.timeline, enrollments)
+    if carried:
+        periods = tuple(dict.fromkeys(t.window.period for t in carried))
+        query = exp.union(exp.select("*").from_(query.subquery("computed")),
+                          carried_rows(spec, table, periods), distinct=False)
+    backend.materialize(table, query)
+    if progress:
+        progress(2, 3, table)
+    counts = _counts(backend, table)
     segments = tuple(s.name for s in spec.segments)
-    written: list[ClientMetricsTable] = []
-    for group in _groups(analysis_plan.tasks):
-        first = group[0]
-        scratch = first.period_table
-        backend.materialize(scratch, period_metrics_query(
-            spec, tuple(t.window for t in group), first.basis, first.metrics,
-            analysis_plan.timeline, enrollments), cluster_by=("window_index",))  # split below
-        rows = {int(w): n for w, n in count_by(backend, scratch, "window_index").items()}
-        for task in group:
-            backend.materialize(task.table_name, _window_rows(scratch, task.window.number))
-            written.append(ClientMetricsTable(
-                task.table_name, task.window, task.basis, tuple(m.name for m in task.metrics),
-                segments, rows.get(task.window.number, 0)))
-            done += 1
-            if progress:
-                progress(done, total, task.table_name)
-        backend.drop_table(scratch)
+    written = []
+    for task, is_carried in [*((t, False) for t in tasks), *((t, True) for t in carried)]:
+        rows, exposed = counts.get((task.window.period, task.window.number), (0, 0))
+        written.append(ClientMetricsTable(
+            table, task.window, task.basis, tuple(m.name for m in task.metrics), segments,
+            exposed if task.basis == "exposures" else rows, is_carried))
+    if progress:
+        progress(3, 3, table)
     return written

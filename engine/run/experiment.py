@@ -18,7 +18,9 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
-from engine.backends.base import Backend, count_by, read_table
+from sqlglot import exp
+
+from engine.backends.base import Backend
 from engine.config.spec import PERIODS, AnalysisSpec, ExperimentSpec, Metric
 from engine.plan.analysis_plan import enrollments_table
 from engine.results.export import Sink, export_errors, export_experiment
@@ -29,7 +31,7 @@ from engine.results.metadata import (
     errors_list,
     srm_dict,
 )
-from engine.results.tables import read_period_frame, write_windows
+from engine.results.tables import read_period_frame, window_tables, write_windows
 from engine.run.client_metrics import ClientMetricsTable, compute_client_metrics
 from engine.run.statistics import WindowInput, window_statistics
 from engine.statistics.records import StatisticRecord
@@ -76,6 +78,19 @@ def check_runnable(experiment: ExperimentSpec, date: dt.date) -> Runnable:
     return Runnable("run", "", date)
 
 
+def _branch_counts(backend: Backend, rows: exp.Query) -> dict[str, int]:
+    tree = (exp.select("branch", exp.func("COUNT", exp.Star()).as_("n"))
+            .from_(rows.subquery("r")).group_by("branch").order_by("branch"))
+    frame = backend.query(tree)
+    return {str(b): int(n) for b, n in zip(frame["branch"], frame["n"])}
+
+
+def _with_results(backend: Backend, spec: AnalysisSpec) -> set[tuple[str, int]]:
+    """(period, window number) of every window that has a result table."""
+    return {(period, number) for period in spec.metrics
+            for number in window_tables(backend, spec.experiment.slug, period)}
+
+
 def _table_metrics(spec: AnalysisSpec, table: ClientMetricsTable) -> tuple[Metric, ...]:
     """The period's metrics in this table, plus derived ones (population_ratio) on this basis."""
     return tuple(m for m in spec.metrics.get(table.period, ())
@@ -113,14 +128,15 @@ class _Run:
         read: list[tuple[ClientMetricsTable, pd.DataFrame]] = []
         for table in tables:
             try:
-                frame = read_table(self.backend, table.table, order_by=("client_id",))
+                frame = self.backend.query(table.rows_query())
             except Exception as error:  # noqa: BLE001 - recorded, other tables go on
                 self.error("statistics", error, period=table.period,
                            window_index=table.window.number, analysis_basis=table.basis)
                 continue
             if table.window.is_preenrollment and table.basis == "enrollments":
                 covariates[table.period] = frame
-            read.append((table, frame))
+            if not table.carried:
+                read.append((table, frame))
         return [WindowInput(
             self.slug, self.date.isoformat(), table.period, table.window.number,
             table.window.length, table.basis, frame, _table_metrics(self.spec, table),
@@ -132,7 +148,7 @@ class _Run:
         """Records per (period, window number), None if the statistics step itself broke (a
         worker died); tables run in `executor` when given."""
         windows: dict[tuple[str, int], list[StatisticRecord]] = {
-            (t.period, t.window.number): [] for t in tables}
+            (t.period, t.window.number): [] for t in tables if not t.carried}
         inputs = self._inputs(tables)
         results = (_in_parallel(executor, inputs) if executor is not None
                    else map(window_statistics, inputs))
@@ -149,14 +165,16 @@ class _Run:
 
     def sample_ratio(self, tables: list[ClientMetricsTable]) -> tuple[dict, dict]:
         ratios = {b.slug: b.ratio for b in self.spec.experiment.branches}
-        sources = {"enrollments": enrollments_table(self.slug)}
+        enrolled = exp.select("*").from_(exp.to_table(enrollments_table(self.slug)))
+        sources: dict[str, exp.Query] = {"enrollments": enrolled}
         exposed = [t for t in tables if t.basis == "exposures"]
         if exposed:  # the longest exposure window counts everyone exposed so far
-            sources["exposures"] = max(exposed, key=lambda t: (t.window.end, -t.window.start)).table
+            longest = max(exposed, key=lambda t: (t.window.end, -t.window.start))
+            sources["exposures"] = longest.rows_query()
         counts, tests = {}, {}
-        for basis, table in sources.items():
+        for basis, rows in sources.items():
             try:
-                counts[basis] = {str(b): n for b, n in count_by(self.backend, table, "branch").items()}
+                counts[basis] = _branch_counts(self.backend, rows)
                 tests[basis] = srm_dict(srm_test(counts[basis], ratios))
             except Exception as error:  # noqa: BLE001
                 self.error("srm", error, analysis_basis=basis)
@@ -185,10 +203,13 @@ def _json_safe(value: Any) -> Any:
 def analyse_experiment(spec: AnalysisSpec, backend: Backend, date: dt.date, sink: Sink, *,
                        commit: str | None = None, progress: Progress | None = None,
                        context: MetadataContext | None = None,
-                       executor: Executor | None = None) -> ExperimentOutcome:
+                       executor: Executor | None = None, recompute: bool = True
+                       ) -> ExperimentOutcome:
     """Analyse one experiment for `date`; never raises for a failure of the experiment.
     With an `executor` (engine.run.pool), window tables' statistics run in parallel; `context`
-    adds the display name, outcomes and default metrics to the metadata."""
+    adds the display name, outcomes and default metrics to the metadata. Without `recompute`
+    (the daily run), only windows that became ready on `date` or have no results yet are
+    computed; the others keep their results."""
     slug = spec.experiment.slug
     check = check_runnable(spec.experiment, date)
     if check.status == "skipped":
@@ -200,7 +221,8 @@ def analyse_experiment(spec: AnalysisSpec, backend: Backend, date: dt.date, sink
     try:
         tables = compute_client_metrics(
             spec, backend, run.date,
-            progress=lambda done, total, name: run.progress(0.5 * done / total, name))
+            progress=lambda done, total, name: run.progress(0.5 * done / total, name),
+            done=None if recompute else _with_results(backend, spec))
     except Exception as error:  # noqa: BLE001
         run.error("metrics", error)
         return _finish(run, sink, "per-client metrics failed", 0)

@@ -56,12 +56,12 @@ HAVING (:signal)
 """
 
 _EXPOSURES = """
-SELECT e.client_id AS client_id, e.window_index AS window_index,
+SELECT e.client_id AS client_id, e.slot AS slot,
        MIN(x.submission_date) AS exposure_date, COUNT(*) AS num_exposure_events
 FROM enrolled_windows AS e
 JOIN :signal AS x
   ON x.client_id = e.client_id AND x.submission_date BETWEEN :window_start AND :window_end
-GROUP BY e.client_id, e.window_index
+GROUP BY e.client_id, e.slot
 """
 
 
@@ -92,8 +92,8 @@ def _bound(value: int | str | None, default: int | str, windows: tuple[Window, .
 
 def exposures_query(experiment: ExperimentSpec, windows: tuple[Window, ...], timeline: Timeline
                     ) -> exp.Query:
-    """Per enrolled unit and window (from CTE `enrolled_windows`): window_index, exposure_date,
-    num_exposure_events."""
+    """Per enrolled unit and window slot (from CTE `enrolled_windows`): slot, exposure_date,
+    num_exposure_events; `windows` (those starting at enrollment or later) bound the dates read."""
     signal = experiment.exposure_signal
     start, first, _ = _bound(signal and signal.window_start, 0, windows, timeline)
     end, _, last = _bound(signal and signal.window_end, "analysis_window_end", windows, timeline)

@@ -47,8 +47,13 @@ def reduced(spec):
     return dataclasses.replace(spec, metrics=metrics)
 
 
+def _rows(frame):
+    """A table's rows in a canonical order: warehouses keep no row order of their own."""
+    return frame.sort_values(list(frame.columns), na_position="first").reset_index(drop=True)
+
+
 def snapshot(backend: DuckDBBackend, out: Path) -> dict:
-    tables = {t: backend.query(f"SELECT * FROM {t}").to_json(date_format="iso")
+    tables = {t: _rows(backend.query(f"SELECT * FROM {t}")).to_json(date_format="iso")
               for t in backend.list_tables()}
     files = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
     return {"tables": tables, "files": files}

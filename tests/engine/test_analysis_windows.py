@@ -100,9 +100,9 @@ def test_plan_crosses_periods_windows_bases():
     spec = AnalysisSpec(experiment(), "firefox_desktop",
                         metrics={"weekly": (both, enrol_only, derived), "overall": (both,)})
     p = plan(spec, D(2024, 3, 20))
-    names = [t.table_name for t in p.tasks]
-    assert names == ["my_exp_enrollments_weekly_1", "my_exp_exposures_weekly_1",
-                     "my_exp_enrollments_weekly_2", "my_exp_exposures_weekly_2"]
+    names = [(t.window.period, t.window.number, t.basis) for t in p.tasks]
+    assert names == [("weekly", 1, "enrollments"), ("weekly", 1, "exposures"),
+                     ("weekly", 2, "enrollments"), ("weekly", 2, "exposures")]
     assert [m.name for m in p.tasks[0].metrics] == ["active_hours", "uri"]
     assert [m.name for m in p.tasks[1].metrics] == ["active_hours"]
     assert p.segments == ("all",)

@@ -38,7 +38,7 @@ def test_ratio_inputs_are_columns_of_the_period_table(tmp_path):
         ("active_hours", "days_of_use", "max_uri")] * 2
     backend = DuckDBBackend(tmp_path / "tele.duckdb", tmp_path / "results.duckdb")
     tables = compute_client_metrics(spec, backend, mt.END)
-    frame = backend.query(f"SELECT * FROM {tables[0].table}").set_index("client_id")
+    frame = backend.query(tables[0].rows_query()).set_index("client_id")
     truth = mt.truth_table(world, tables[0].window, "enrollments", False)
     assert {c: frame.loc[c, "days_of_use"] for c in truth} == {
         c: row["days_of_use"] for c, row in truth.items()}

@@ -54,7 +54,7 @@ def test_every_ready_window_matches_generator_truth(computed):
     assert {t.basis for t in tables} == {"enrollments", "exposures"}
     checked_days = set()
     for table in tables:
-        got = backend.query(f"SELECT * FROM {table.table}").set_index("client_id").sort_index()
+        got = backend.query(table.rows_query()).set_index("client_id").sort_index()
         want = _truth(world, table.window, table.basis)
         assert list(got.index) == list(want.index), table.table
         assert (got["branch"] == want["branch"]).all(), table.table
