@@ -100,10 +100,13 @@ def analysis_backend(slug: str, settings: Settings) -> BackendConfig | None:
 
 
 def analyse_command(slug: str, config_root: Path, date: dt.date, settings: Settings,
-                    backend: BackendConfig) -> list[str]:
-    """The `jetstream analyse` call that re-analyses one experiment on `backend`."""
+                    backend: BackendConfig, recompute: bool = True) -> list[str]:
+    """The `jetstream analyse` call that re-analyses one experiment on `backend`: with
+    `--recompute` (every ready window) for a merge or a command, without it for a daily run
+    (only the windows completed that day)."""
+    extra = (("--recompute",) if recompute else ()) + tuple(settings.engine_args)
     return analyse_argv(slug, date, Path(config_root), open_results(settings.results_dir).location,
-                        backend, settings.registry, tuple(settings.engine_args))
+                        backend, settings.registry, extra)
 
 
 def run_bounded(command: list[str], env: Mapping[str, str],
@@ -124,7 +127,8 @@ def run_bounded(command: list[str], env: Mapping[str, str],
     return subprocess.CompletedProcess(command, child.returncode, out, err)
 
 
-def reanalyse(slug: str, *, config_root: Path, date: dt.date, settings: Settings) -> ReanalysisOutcome:
+def reanalyse(slug: str, *, config_root: Path, date: dt.date, settings: Settings,
+              recompute: bool = True) -> ReanalysisOutcome:
     """`jetstream analyse` for one experiment, in a child process rather than in-process: the
     DuckDB backend attaches the telemetry and locks its configuration per process, an analysis'
     frames go back to the OS when the child exits, and a crash (or a hung query being killed)
@@ -138,7 +142,8 @@ def reanalyse(slug: str, *, config_root: Path, date: dt.date, settings: Settings
     _tables_dir(settings).mkdir(parents=True, exist_ok=True)
     before = store.stamp(metadata_name(slug)), store.stamp(errors_name(slug))
     env = dict(os.environ, COLUMNS="160")  # rich's summary table, should anyone read the log
-    completed = run_bounded(analyse_command(slug, config_root, date, settings, backend), env,
+    completed = run_bounded(analyse_command(slug, config_root, date, settings, backend,
+                                            recompute), env,
                             settings.analysis_timeout)
     if completed is None:  # exports are atomic per file: a killed run leaves none half-written
         return ReanalysisOutcome("failed", f"timed out after {settings.analysis_timeout:g} s "

@@ -73,17 +73,19 @@ def _stage(fraction: float, what: str) -> str:
 def analyse_repository(config_root: Path, slugs: list[str], day: dt.date, backend: Backend,
                        sink: Sink, registry: Registry | None = None,
                        console: Console | None = None, repository: Repository | None = None,
-                       workers: int | None = None) -> list[ExperimentOutcome]:
+                       workers: int | None = None, recompute: bool = True
+                       ) -> list[ExperimentOutcome]:
     """Analyse each experiment for `day` with a progress bar; one failure never stops the others.
-    Statistics run in `workers` processes (default: one per core)."""
+    Statistics run in `workers` processes (default: one per core). Without `recompute`, only
+    the windows that became complete on `day` (or have no results) are computed."""
     with statistics_pool(workers) as pool:
         return _analyse_all(config_root, slugs, day, backend, sink, registry, console,
-                            repository or load_repository(config_root), pool)
+                            repository or load_repository(config_root), pool, recompute)
 
 
 def _analyse_all(config_root: Path, slugs: list[str], day: dt.date, backend: Backend, sink: Sink,
                  registry: Registry | None, console: Console | None, repo: Repository,
-                 pool: Executor | None) -> list[ExperimentOutcome]:
+                 pool: Executor | None, recompute: bool) -> list[ExperimentOutcome]:
     commit = config_commit(config_root)
     outcomes: list[ExperimentOutcome] = []
     columns = (TextColumn("{task.description}"), BarColumn(),
@@ -111,7 +113,8 @@ def _analyse_all(config_root: Path, slugs: list[str], day: dt.date, backend: Bac
                                               progress=report, executor=pool,
                                               context=metadata_context(
                                                   repo, spec.platform, slug,
-                                                  entry.name if entry else None)))
+                                                  entry.name if entry else None),
+                                              recompute=recompute))
             except Exception as error:  # noqa: BLE001 - one experiment never stops the others
                 record = ErrorRecord.from_exception(error, experiment=slug,
                                                     analysis_date=day.isoformat(), stage="runnable")
@@ -165,11 +168,14 @@ def analyse_argv(slug: str, day: dt.date, config_root: Path, out: str, backend: 
               default=Path("."), show_default=True)
 @click.option("--workers", type=click.IntRange(min=1),
               help="Processes for the statistics [default: one per core, at most 4].")
+@click.option("--recompute", is_flag=True,
+              help="Recompute every ready window (after a config change; merges do). Default: "
+              "only the windows that became complete on DATE, and those without results.")
 def command(date: dt.datetime, experiments: tuple[str, ...], kind: str, db: Path | None,
             results_db: Path | None, memory_limit: str | None, temp_directory: Path | None,
             query_timeout: float, project: str | None, dataset: str, location: str | None,
             maximum_bytes_billed: int | None, registry: str | None, out: str,
-            config_root: Path, workers: int | None) -> None:
+            config_root: Path, workers: int | None, recompute: bool) -> None:
     """Analyse experiments for DATE: metrics, statistics, result tables and JSON export.
 
     On BigQuery (--backend bigquery) every table is created in --dataset; credentials are
@@ -201,7 +207,7 @@ def command(date: dt.datetime, experiments: tuple[str, ...], kind: str, db: Path
         raise click.UsageError(str(error)) from error
     try:
         outcomes = analyse_repository(config_root, slugs, day, backend, open_sink(out), known,
-                                      console, repo, workers)
+                                      console, repo, workers, recompute)
     finally:
         backend.close()
     console.print(summary_table(outcomes))
