@@ -113,6 +113,8 @@ class Settings:
     bigquery_dataset: str = "jetstream"
     bigquery_location: str | None = None
     maximum_bytes_billed: int | None = None  # every BigQuery job of a re-analysis fails beyond it
+    # the PR plan warns on an experiment whose re-analysis would bill more (dry-run bytes)
+    bill_warning_bytes: int = 10**12
     registry: str | None = None  # Experimenter JSON file or URL
     config_root: Path = Path(".")  # the default branch's configs, for daily runs
     work_dir: Path = Path("jetstream-work")  # materialised trees at merge commits
@@ -167,6 +169,7 @@ class Settings:
             bigquery_location=env.get("JETSTREAM_BIGQUERY_LOCATION") or None,
             maximum_bytes_billed=(int(_positive(env, "JETSTREAM_MAXIMUM_BYTES_BILLED", 1))
                                   if env.get("JETSTREAM_MAXIMUM_BYTES_BILLED") else None),
+            bill_warning_bytes=int(_positive(env, "JETSTREAM_BILL_WARNING_BYTES", 10**12)),
             registry=env.get("JETSTREAM_REGISTRY") or None,
             config_root=Path(env.get("JETSTREAM_CONFIG_ROOT") or "."),
             work_dir=Path(env.get("JETSTREAM_WORK_DIR") or "jetstream-work"),

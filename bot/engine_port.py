@@ -20,6 +20,7 @@ from engine.commands.analyse import analyse_argv
 from engine.config.spec import AnalysisSpec
 from engine.experimenter import Registry, RegistryError, load_registry
 from engine.findings import Finding
+from engine.isodate import yesterday
 from engine.results.export import errors_name, metadata_name
 
 if TYPE_CHECKING:
@@ -47,17 +48,20 @@ def load_registry_or_none(source: str | None) -> Registry | None:
 @dataclass(frozen=True)
 class TreeCheck:
     """One pass of the engine over a PR's tree: findings, the resolved specs, and (when the
-    queries were dry-run on BigQuery) each experiment's byte estimate."""
+    queries were dry-run on BigQuery) the bytes each experiment's re-analysis would bill."""
     findings: tuple[Finding, ...]
     specs: Mapping[str, AnalysisSpec]
     estimates: Mapping[str, int | None] | None
 
 
 def validate_tree(root: Path, paths: list[Path] | None = None, registry: Registry | None = None,
-                  backend: "Backend | None" = None) -> TreeCheck:
+                  backend: "Backend | None" = None, bill_warning: int | None = None) -> TreeCheck:
     """`paths` (all configs when None) of the config tree at `root` validated; with a `backend`,
-    each experiment's enrollment and metric queries are dry-run there in the same pass."""
-    report = validate(root, paths, registry=registry, backend=backend)
+    each experiment's enrollment and metric queries are dry-run there in the same pass, and on
+    BigQuery every query of its re-analysis for yesterday (the bill; a warning finding above
+    `bill_warning` bytes)."""
+    report = validate(root, paths, registry=registry, backend=backend, date=yesterday(),
+                      bill_warning=bill_warning)
     experiments = report.experiments.values()
     estimates = ({r.slug: r.bytes_estimate for r in experiments}
                  if backend is not None and backend.name == "bigquery" else None)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from bot.webhooks import REANALYSIS_CHECK, VALIDATE_CHECK
-from engine.check.dry_run import human_bytes
+from engine.check.bill import human_bytes
 from engine.findings import Finding, Severity
 from engine.plan.affected import Affected
 
@@ -71,7 +71,8 @@ def findings_table(findings: Sequence[Finding]) -> list[str]:
 
 
 def plan_lines(plan: Sequence[Affected], estimates: Mapping[str, int | None] | None) -> list[str]:
-    """The plan; with BigQuery configured, each experiment's dry-run estimate and their total."""
+    """The plan; with BigQuery configured, each experiment's bill (dry runs of every query its
+    re-analysis runs) and their total."""
     if not plan:
         return ["**Plan:** merging re-analyses no experiment."]
     lines = [f"**Plan:** merging re-analyses {len(plan)} experiment{'s' * (len(plan) != 1)}:"]
@@ -83,9 +84,9 @@ def plan_lines(plan: Sequence[Affected], estimates: Mapping[str, int | None] | N
         lines.append(line)
     known = [v for v in (estimates or {}).values() if v is not None]
     if known:
-        lines.append(f"\nBigQuery dry-run estimate: {human_bytes(sum(known))} per window query "
-                     f"({len(known)} of {len(plan)} experiments estimated; every window and analysis "
-                     "basis runs its own query).")
+        lines.append(f"\nBigQuery bill of the re-analyses: {human_bytes(sum(known))} "
+                     f"({len(known)} of {len(plan)} experiments estimated; the sum of dry runs of "
+                     "every query each re-analysis runs).")
     return lines
 
 

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from bot.config import Settings
-from bot.engine_port import Ports
+from bot.engine_port import Ports, validate_tree
 from bot.github import GitHubApp, outage
 from bot.handlers import KINDS, BotContext, daily_job, failure_job, handlers
 from bot.jobs.queue import JobQueue, RetryPolicy
 from bot.jobs.worker import Worker, daily_due
-
 
 def policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(backoff=settings.retry_backoff, max_delay=settings.retry_max_delay,
@@ -21,7 +21,9 @@ def policy(settings: Settings) -> RetryPolicy:
 def build_queue(settings: Settings, ports: Ports | None = None, github: GitHubApp | None = None,
                 today=dt.date.today) -> JobQueue:
     """A queue that can execute jobs (web processes only need `JobQueue(settings.job_store)`)."""
-    context = BotContext(settings, github or GitHubApp(settings), ports or Ports(), today)
+    ports = ports or Ports(validate=functools.partial(
+        validate_tree, bill_warning=settings.bill_warning_bytes))
+    context = BotContext(settings, github or GitHubApp(settings), ports, today)
     return JobQueue(settings.job_store, handlers(context), policy=policy(settings), transient=outage,
                     on_failure={kind: failure_job for kind in ("validate", "merge", "reanalyse")})
 

@@ -14,3 +14,8 @@ def parse_date(value: object) -> dt.date:
     if isinstance(value, str):  # a time of day after the date is ignored, nothing else is
         return dt.date.fromisoformat(value[:10] if value[10:11] in ("T", " ") else value)
     raise ValueError(f"{value!r} is not a date")
+
+
+def yesterday() -> dt.date:
+    """The last day with complete telemetry, as daily runs and merge re-analyses take it (UTC)."""
+    return dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)

@@ -4,7 +4,8 @@ The enrollments query is tried first (its failure would mask everything else); t
 source's metrics together, and only when that fails each metric alone, so a binder error
 (unknown column, table or function) points at the metric, segment or exposure signal - and its
 config file and line - that caused it. Findings that no fragment owns (the enrollments query) are
-placed on the experiment config; on BigQuery the dry run's byte estimate becomes a notice. Only
+placed on the experiment config. On BigQuery, every query of the experiment's re-analysis is
+dry-run too (engine.check.bill): their bytes are its bill, a warning above a threshold. Only
 dry runs touch the warehouse: nothing is read.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from engine.backends.base import Backend, DryRunResult
+from engine.check.bill import DEFAULT_WARNING_BYTES, Bill, bill, bill_warning, human_bytes
 from engine.config.load import Document
 from engine.config.spec import AnalysisSpec, Metric, Source
 from engine.findings import Finding, Severity, has_errors
@@ -86,42 +88,45 @@ def dry_run_experiment(spec: AnalysisSpec, backend: Backend) -> list[Finding]:
     return findings
 
 
-def estimated_bytes(spec: AnalysisSpec, backend: Backend) -> int | None:
-    """Bytes one window's per-client query would read (BigQuery); None when unknown."""
-    metrics = tuple(m for ms in spec.metrics.values() for m in ms
-                    if m.select_expression is not None and m.data_source is not None)
-    return _probe(backend, spec, _timeline(spec), metrics).bytes_processed
-
-
 _ENROLLMENTS = "enrollments query"  # how dry_run_experiment labels the enrollments query
 
 
 @dataclass(frozen=True)
 class DryRun:
-    """One resolved experiment's dry run: findings on config lines, and BigQuery's byte
-    estimate (None on DuckDB, or when the queries do not compile)."""
+    """One resolved experiment's dry run: findings on config lines, and on BigQuery the bill
+    of its re-analysis (None on DuckDB, without a date, or when the queries do not compile)."""
     findings: tuple[Finding, ...]
-    bytes_estimate: int | None = None
+    bill: Bill | None = None
+
+    @property
+    def bytes_estimate(self) -> int | None:
+        return self.bill.total if self.bill is not None else None
 
 
-def dry_run(spec: AnalysisSpec, doc: Document, backend: Backend) -> DryRun:
+def dry_run(spec: AnalysisSpec, doc: Document, backend: Backend, date: dt.date | None = None,
+            warn_bytes: int = DEFAULT_WARNING_BYTES) -> DryRun:
+    """Findings of the experiment's queries; on BigQuery with a `date`, the bill of a full
+    re-analysis for that date too, and a warning when it exceeds `warn_bytes`."""
     try:
         found = tuple(_placed(f, spec, doc) for f in dry_run_experiment(spec, backend))
     except Exception as error:  # noqa: BLE001 - one experiment's dry run never stops the others
         return DryRun((Finding(doc.path, 1, None, Severity.ERROR, "dry-run-failed",
                                f"the queries could not be dry-run: {type(error).__name__}: {error}"),))
-    size = None
-    if backend.name == "bigquery" and not has_errors(found):
-        size = estimated_bytes(spec, backend)
-    return DryRun(found, size)
+    if backend.name != "bigquery" or date is None or has_errors(found):
+        return DryRun(found)
+    estimate = bill(spec, backend, date)
+    warning = bill_warning(doc.path, estimate.total, warn_bytes) if estimate.total else None
+    return DryRun(found + ((warning,) if warning else ()), estimate)
 
 
-def bytes_notice(path: str, size: int) -> Finding:
-    """The byte estimate as a notice on the experiment config (the CLI's way of showing it)."""
+def bytes_notice(path: str, estimate: Bill) -> Finding:
+    """The bill as a notice on the experiment config (the CLI's way of showing it)."""
+    size = estimate.total or 0
     return Finding(path, 1, None, Severity.NOTICE, "dry-run-bytes",
-                   f"the per-client metrics query of one window reads {human_bytes(size)} "
-                   f"({size} bytes) on BigQuery",
-                   "a dry-run estimate; every window and analysis basis runs its own query")
+                   f"re-analysing it for {estimate.date} reads {human_bytes(size)} ({size} bytes) "
+                   f"on BigQuery in {len(estimate.queries)} queries",
+                   "a dry-run estimate of every query the run makes: "
+                   + "; ".join(f"{q.table}: {human_bytes(q.bytes or 0)}" for q in estimate.queries))
 
 
 def _placed(finding: Finding, spec: AnalysisSpec, doc: Document) -> Finding:
@@ -131,12 +136,3 @@ def _placed(finding: Finding, spec: AnalysisSpec, doc: Document) -> Finding:
     if spec.experiment.enrollment_query and finding.message.startswith(_ENROLLMENTS):
         line = doc.line_of(("experiment", "enrollment_query"))
     return dataclasses.replace(finding, line=line or 1)
-
-
-def human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            break
-        value /= 1000
-    return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"

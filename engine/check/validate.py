@@ -6,6 +6,7 @@ the queries of each resolved experiment are dry-run too (`engine.check.dry_run`)
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -23,6 +24,7 @@ from engine.findings import Finding, Severity, has_errors
 
 if TYPE_CHECKING:
     from engine.backends.base import Backend
+    from engine.check.bill import Bill
 
 
 _REFERENCE_CODES = frozenset({"unknown-metric", "unknown-data-source", "unknown-segment-data-source"})
@@ -35,7 +37,12 @@ class ExperimentResult:
     resolved_on: tuple[str, ...]
     findings: tuple[Finding, ...]
     spec: AnalysisSpec | None = field(default=None, compare=False, repr=False)  # first platform's
-    bytes_estimate: int | None = None  # BigQuery's dry-run estimate of one window's query
+    bill: "Bill | None" = field(default=None, compare=False)  # BigQuery: its re-analysis' bill
+
+    @property
+    def bytes_estimate(self) -> int | None:
+        """BigQuery's dry-run estimate of every query a re-analysis runs (None: unknown)."""
+        return self.bill.total if self.bill is not None else None
 
     @property
     def ok(self) -> bool:
@@ -90,10 +97,13 @@ def _check_shared(doc: Document, kind: str, repo: Repository) -> list[Finding]:
 
 def validate(config_root: Path, paths: Sequence[Path] | None = None, *, registry: Registry | None = None,
              platform: str | None = None, repository: Repository | None = None,
-             backend: Backend | None = None) -> ValidationReport:
+             backend: Backend | None = None, date: dt.date | None = None,
+             bill_warning: int | None = None) -> ValidationReport:
     """Validate every config under `config_root`, or only `paths` (files or directories).
 
-    With a `backend`, every experiment that resolves also has its queries dry-run there."""
+    With a `backend`, every experiment that resolves also has its queries dry-run there; on
+    BigQuery with a `date`, so are all the queries of its re-analysis for that date (the
+    bill), with a warning above `bill_warning` bytes (default: engine.check.bill's)."""
     repo = repository or load_repository(config_root)
     layout = repo.layout
     selected: list[tuple[Document, str]] = []
@@ -114,13 +124,15 @@ def validate(config_root: Path, paths: Sequence[Path] | None = None, *, registry
         if kind == "experiment":
             resolved_on, found, resolution = resolve_everywhere(doc, repo, registry, platform)
             spec = resolution.spec if resolution else None
-            size = None
+            estimate = None
             if backend is not None and spec is not None:
+                from engine.check.bill import DEFAULT_WARNING_BYTES
                 from engine.check.dry_run import dry_run  # imports the SQL engine
-                checked = dry_run(spec, doc, backend)
-                found, size = found + checked.findings, checked.bytes_estimate
+                checked = dry_run(spec, doc, backend, date,
+                                  DEFAULT_WARNING_BYTES if bill_warning is None else bill_warning)
+                found, estimate = found + checked.findings, checked.bill
             experiments[Path(doc.path).stem] = ExperimentResult(Path(doc.path).stem, doc.path,
-                                                                resolved_on, found, spec, size)
+                                                                resolved_on, found, spec, estimate)
             findings += found
         elif kind in ("outcome", "defaults", "definitions"):
             findings += _check_shared(doc, kind, repo)

@@ -16,6 +16,8 @@ from rich.table import Table
 
 from engine.backends.base import Backend
 from engine.backends.open import DEFAULT_DATASET, KINDS, BackendConfig, connect
+from engine.check.bill import DEFAULT_WARNING_BYTES
+from engine.commands._bill import bill_table, run_bills
 from engine.config.repository import Repository, load_repository
 from engine.config.resolve.platforms import resolve_experiment
 from engine.experimenter import Registry, RegistryError, load_registry
@@ -171,11 +173,16 @@ def analyse_argv(slug: str, day: dt.date, config_root: Path, out: str, backend: 
 @click.option("--recompute", is_flag=True,
               help="Recompute every ready window (after a config change; merges do). Default: "
               "only the windows that became complete on DATE, and those without results.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the bill (every query the run would make, dry-run) and run nothing.")
+@click.option("--bill-warning", type=click.IntRange(min=0), default=DEFAULT_WARNING_BYTES,
+              show_default=True, metavar="BYTES", help="--dry-run: flag totals above this.")
 def command(date: dt.datetime, experiments: tuple[str, ...], kind: str, db: Path | None,
             results_db: Path | None, memory_limit: str | None, temp_directory: Path | None,
             query_timeout: float, project: str | None, dataset: str, location: str | None,
             maximum_bytes_billed: int | None, registry: str | None, out: str,
-            config_root: Path, workers: int | None, recompute: bool) -> None:
+            config_root: Path, workers: int | None, recompute: bool, dry_run: bool,
+            bill_warning: int) -> None:
     """Analyse experiments for DATE: metrics, statistics, result tables and JSON export.
 
     On BigQuery (--backend bigquery) every table is created in --dataset; credentials are
@@ -205,6 +212,14 @@ def command(date: dt.datetime, experiments: tuple[str, ...], kind: str, db: Path
         backend = connect(config)
     except ValueError as error:
         raise click.UsageError(str(error)) from error
+    if dry_run:
+        try:
+            table, failed = bill_table(run_bills(config_root, slugs, day, backend, known, repo,
+                                                 recompute), backend, bill_warning)
+        finally:
+            backend.close()
+        Console().print(table)
+        raise SystemExit(1 if failed else 0)
     try:
         outcomes = analyse_repository(config_root, slugs, day, backend, open_sink(out), known,
                                       console, repo, workers, recompute)

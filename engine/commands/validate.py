@@ -1,15 +1,18 @@
 """`jetstream validate`: check configs and print findings; exit 1 on errors, 2 on usage errors."""
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from pathlib import Path
 
 import click
 
+from engine.check.bill import DEFAULT_WARNING_BYTES
 from engine.check.render import FORMATS, render, summary
 from engine.check.validate import validate
 from engine.config.layout import LayoutError
 from engine.experimenter import RegistryError, load_registry
+from engine.isodate import yesterday
 
 
 @click.command("validate")
@@ -27,9 +30,15 @@ from engine.experimenter import RegistryError, load_registry
 @click.option("--project", help="BigQuery project of the dry runs (--backend bigquery).")
 @click.option("--dataset", default="jetstream", show_default=True,
               help="BigQuery dataset of our own tables (the dry runs' default dataset).")
+@click.option("--date", "date", type=click.DateTime(["%Y-%m-%d"]),
+              help="Date of the re-analysis whose queries are billed [default: yesterday, UTC].")
+@click.option("--bill-warning", type=click.IntRange(min=0), default=DEFAULT_WARNING_BYTES,
+              show_default=True, metavar="BYTES",
+              help="Warn when an experiment's re-analysis would bill more (BigQuery).")
 def command(paths: tuple[Path, ...], config_root: Path, registry_source: str | None,
             platform: str | None, fmt: str, db: Path | None, backend_kind: str | None,
-            project: str | None, dataset: str) -> None:
+            project: str | None, dataset: str, date: dt.datetime | None,
+            bill_warning: int) -> None:
     """Validate experiment configs, outcomes, defaults and definitions (all of them without PATH).
 
     With --db or --backend, the enrollment and metric queries of every experiment checked are
@@ -46,8 +55,9 @@ def command(paths: tuple[Path, ...], config_root: Path, registry_source: str | N
             raise click.UsageError(str(error)) from error
     try:
         registry = load_registry(registry_source) if registry_source else None
+        day = date.date() if date else yesterday()
         report = validate(config_root, list(paths) or None, registry=registry, platform=platform,
-                          backend=backend)
+                          backend=backend, date=day, bill_warning=bill_warning)
     except (LayoutError, RegistryError) as error:
         raise click.UsageError(str(error)) from error
     finally:
@@ -62,8 +72,8 @@ def command(paths: tuple[Path, ...], config_root: Path, registry_source: str | N
     findings = report.findings
     if backend is not None:
         from engine.check.dry_run import bytes_notice
-        findings += tuple(bytes_notice(r.path, r.bytes_estimate) for r in report.experiments.values()
-                          if r.bytes_estimate is not None)
+        findings += tuple(bytes_notice(r.path, r.bill) for r in report.experiments.values()
+                          if r.bill is not None and r.bill.total is not None)
     output = render(sorted(findings, key=lambda f: (f.path, f.line or 0, f.column or 0, f.code)), fmt)
     if output:
         click.echo(output)

@@ -56,6 +56,19 @@ class AnalysisPlan:
         return tuple(t for t in self.tasks if ready_on(t.window, timeline) == self.date
                      or (t.window.period, t.window.number) not in done)
 
+    def run_tasks(self, done: Collection[tuple[str, int]] | None, has_previous: bool
+                  ) -> tuple[tuple[WindowTask, ...], tuple[WindowTask, ...]]:
+        """(tasks to compute, pre-enrollment tasks to carry over from the previous per-client
+        table): every ready window when `done` is None (a full run), else a daily run's
+        (`new_tasks`); without a previous table, pre-enrollment windows are computed again."""
+        if done is None:
+            return self.tasks, ()
+        new = self.new_tasks(done)
+        if not new:
+            return (), ()
+        pre = tuple(t for t in self.tasks if t.window.is_preenrollment and t not in new)
+        return (new, pre) if has_previous else (new + pre, ())
+
 
 def _inputs(metric: Metric) -> tuple[str, ...]:
     """The metrics a metric is computed from: depends_on and population_ratio's parts."""

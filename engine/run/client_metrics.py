@@ -21,16 +21,10 @@ from sqlglot import exp
 
 from engine.backends.base import Backend
 from engine.config.spec import AnalysisSpec
-from engine.plan.analysis_plan import (
-    AnalysisPlan,
-    WindowTask,
-    client_windows_table,
-    enrollments_table,
-    plan,
-)
+from engine.plan.analysis_plan import client_windows_table, plan
 from engine.plan.windows import Window
-from engine.sql.enrollments import enrollments_query
-from engine.sql.metrics import carried_rows, client_windows_query, window_rows
+from engine.sql.metrics import window_rows
+from engine.sql.queries import run_queries
 
 Progress = Callable[[int, int, str], None]  # (done, total, table name)
 
@@ -66,19 +60,6 @@ def _counts(backend: Backend, table: str) -> dict[tuple[str, int], tuple[int, in
             zip(frame["period"], frame["window_index"], frame["n"], frame["exposed"])}
 
 
-def run_tasks(analysis_plan: AnalysisPlan, done: Collection[tuple[str, int]] | None,
-              has_previous: bool) -> tuple[tuple[WindowTask, ...], tuple[WindowTask, ...]]:
-    """(tasks to compute, pre-enrollment tasks to carry over from the previous table): all
-    ready windows when `done` is None (a full run), else a daily run's (`AnalysisPlan.new_tasks`)."""
-    if done is None:
-        return analysis_plan.tasks, ()
-    new = analysis_plan.new_tasks(done)
-    if not new:
-        return (), ()
-    pre = tuple(t for t in analysis_plan.tasks if t.window.is_preenrollment and t not in new)
-    return (new, pre) if has_previous else (new + pre, ())
-
-
 def compute_client_metrics(
     spec: AnalysisSpec,
     backend: Backend,
@@ -90,21 +71,14 @@ def compute_client_metrics(
     `done`: the (period, window number) with results, for a daily run; None for a full one."""
     analysis_plan = plan(spec, date)
     table = client_windows_table(spec.experiment.slug)
-    tasks, carried = run_tasks(analysis_plan, done, backend.table_exists(table))
-    if not tasks:
+    tasks, carried = analysis_plan.run_tasks(done, backend.table_exists(table))
+    queries = run_queries(analysis_plan, tasks, carried)
+    for step, query in enumerate(queries, start=1):
+        backend.materialize(query.table, query.query)
+        if progress:
+            progress(step, len(queries) + 1, query.table)
+    if not queries:
         return []
-    enrollments = enrollments_table(spec.experiment.slug)
-    backend.materialize(enrollments, enrollments_query(spec.experiment, analysis_plan.timeline))
-    if progress:
-        progress(1, 3, enrollments)
-    query: exp.Query = client_windows_query(spec, tasks, analysis_plan.timeline, enrollments)
-    if carried:
-        periods = tuple(dict.fromkeys(t.window.period for t in carried))
-        query = exp.union(exp.select("*").from_(query.subquery("computed")),
-                          carried_rows(spec, table, periods), distinct=False)
-    backend.materialize(table, query)
-    if progress:
-        progress(2, 3, table)
     counts = _counts(backend, table)
     segments = tuple(s.name for s in spec.segments)
     written = []
@@ -114,5 +88,5 @@ def compute_client_metrics(
             table, task.window, task.basis, tuple(m.name for m in task.metrics), segments,
             exposed if task.basis == "exposures" else rows, is_carried))
     if progress:
-        progress(3, 3, table)
+        progress(len(queries) + 1, len(queries) + 1, table)
     return written

@@ -85,7 +85,7 @@ def _branch_counts(backend: Backend, rows: exp.Query) -> dict[str, int]:
     return {str(b): int(n) for b, n in zip(frame["branch"], frame["n"])}
 
 
-def _with_results(backend: Backend, spec: AnalysisSpec) -> set[tuple[str, int]]:
+def windows_with_results(backend: Backend, spec: AnalysisSpec) -> set[tuple[str, int]]:
     """(period, window number) of every window that has a result table."""
     return {(period, number) for period in spec.metrics
             for number in window_tables(backend, spec.experiment.slug, period)}
@@ -222,7 +222,7 @@ def analyse_experiment(spec: AnalysisSpec, backend: Backend, date: dt.date, sink
         tables = compute_client_metrics(
             spec, backend, run.date,
             progress=lambda done, total, name: run.progress(0.5 * done / total, name),
-            done=None if recompute else _with_results(backend, spec))
+            done=None if recompute else windows_with_results(backend, spec))
     except Exception as error:  # noqa: BLE001
         run.error("metrics", error)
         return _finish(run, sink, "per-client metrics failed", 0)

@@ -52,14 +52,16 @@ def test_plan_shows_dry_run_bytes_per_experiment_and_forks_never_reach_bigquery(
         assert all(c["query"]["defaultDataset"] == {"projectId": "proj", "datasetId": "jetstream"}
                    for c in inserts)
         body = [c["body"] for c in repo.comments if c["issue"] == 8 and MARKER in c["body"]][0]
-        assert "- alpha: its config changed (BigQuery: 123.5 MB)" in body
-        assert "BigQuery dry-run estimate: 123.5 MB per window query (1 of 1 experiments" in body
+        # enrollments + the per-client query of every ready window: 2 dry runs of 123.5 MB
+        assert "- alpha: its config changed (BigQuery: 246.9 MB)" in body
+        assert "BigQuery bill of the re-analyses: 246.9 MB (1 of 1 experiments estimated" in body
+        assert "dry\\-run\\-bill" not in body  # below the default warning threshold
         assert "bravo" not in body
         assert "dry-run on bigquery" in body  # the PR's queries were dry-run on BigQuery too
         assert "dry\\-run\\-bytes" not in body  # its byte notice is the plan's estimate already
         # each PR's validation has its own run on the shared commit, owned by its job
         [run] = [r for r in repo.check_run("jetstream/validate", head) if r["external_id"].split(":")[2] == "8"]
-        assert "(BigQuery: 123.5 MB)" in run["output"]["summary"]
+        assert "(BigQuery: 246.9 MB)" in run["output"]["summary"]
     finally:
         bot.close()
 
@@ -77,6 +79,21 @@ def test_one_pass_gives_findings_specs_and_estimates(settings, tmp_path, bigquer
     assert offline.estimates is None and bigquery.requests == []
     backend = dry_run_backend(replace(settings, bigquery_project="proj"))
     checked = validate_tree(tmp_path, None, registry=registry, backend=backend)
-    assert checked.estimates == {"alpha": 123_456_789}  # bravo never resolved: no estimate
+    assert checked.estimates == {"alpha": 2 * 123_456_789}  # bravo never resolved: no estimate
     assert set(checked.specs) == {"alpha"} and any(f.path.endswith("bravo.toml") for f in checked.findings)
     assert "dry-run-bytes" not in {f.code for f in checked.findings}  # the estimate is data, not a finding
+
+
+def test_a_bill_above_the_threshold_is_a_warning_on_the_config(settings, tmp_path, bigquery):
+    for name, content in base_files().items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "alpha.toml").write_text(experiment_toml())
+    registry = parse_registry(registry_json({"alpha": ("fenix", "2024-03-01", None)}))
+    backend = dry_run_backend(replace(settings, bigquery_project="proj"))
+    checked = validate_tree(tmp_path, None, registry=registry, backend=backend,
+                            bill_warning=200_000_000)
+    (warning,) = [f for f in checked.findings if f.code == "dry-run-bill"]
+    assert warning.path == "experiments/alpha.toml" and warning.line == 1
+    assert "would bill 246.9 MB" in warning.message

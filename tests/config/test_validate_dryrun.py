@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.check.dry_run import human_bytes
+from engine.check.bill import human_bytes
 from engine.commands.validate import command
 from engine.synthetic.world import generate
 
@@ -113,11 +113,14 @@ def test_bigquery_dry_runs_report_bytes_and_map_errors(root, monkeypatch):
     fake_bigquery = _fake_bigquery()
     (root / "experiments" / "bad-metric.toml").write_text(BROKEN.replace("no_such_column", "nope"))
     clean = REPO / "experiments" / "desktop-newtab-layout.toml"
-    shutil.copy(clean, root / "experiments" / clean.name)
+    dated = clean.read_text().replace("[experiment]\n", "[experiment]\nstart_date = \"2024-01-01\"\n"
+                                      "enrollment_period = 7\nend_date = \"2024-02-20\"\n", 1)
+    (root / "experiments" / clean.name).write_text(dated)
     with fake_bigquery.FakeBigQuery() as fake:
         monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", fake.url)
         code, findings, output = _json(["--config-root", str(root), "--platform", "firefox_desktop",
-                                        "--backend", "bigquery", "--project", "proj"])
+                                        "--backend", "bigquery", "--project", "proj",
+                                        "--bill-warning", str(fake_bigquery.BYTES)])
         inserts = [r["body"] for r in fake.requests if r["method"] == "POST"]
     assert code == 1, output
     assert inserts and all(body["configuration"]["dryRun"] is True for body in inserts)
@@ -126,9 +129,14 @@ def test_bigquery_dry_runs_report_bytes_and_map_errors(root, monkeypatch):
     (error,) = [f for f in findings if f["severity"] == "error"]
     assert (error["path"], error["line"], error["code"]) == (
         "experiments/bad-metric.toml", 12, "sql-unknown-name")
+    # the bill: enrollments + the one per-client query of every window ready at the end date
     (estimate,) = [f for f in findings if f["code"] == "dry-run-bytes"]
     assert estimate["path"] == "experiments/desktop-newtab-layout.toml"
-    assert str(fake_bigquery.BYTES) in estimate["message"] and "123.5 MB" in estimate["message"]
+    assert "for 2024-02-20 reads 246.9 MB (246913578 bytes) on BigQuery in 2 queries" in estimate["message"]
+    assert "client_windows_desktop_newtab_layout: 123.5 MB" in estimate["hint"]
+    (warning,) = [f for f in findings if f["code"] == "dry-run-bill"]  # above --bill-warning
+    assert warning["severity"] == "warning" and warning["path"] == estimate["path"]
+    assert "would bill 246.9 MB" in warning["message"] and "threshold of 123.5 MB" in warning["message"]
 
 
 def test_human_bytes():

@@ -87,7 +87,7 @@ def demo(tmp_path_factory):
     again = analyse()
     after = snapshot(backend, tmp / "json")
     yield dict(world=world, report=report, outcomes=first, rerun=again, before=before,
-               after=after, out=tmp / "json")
+               after=after, out=tmp / "json", telemetry=tmp / "telemetry.duckdb")
     backend.close()
 
 
@@ -177,3 +177,25 @@ def test_every_exported_file_validates_against_the_upstream_models(demo):
     assert meta["schema_version"] == 4 and meta["name"] == "Desktop Newtab Layout"
     assert meta["outcomes"]["search_engagement"]["friendly_name"] == "Search engagement"
     assert "urlbar_searches" in meta["outcomes"]["search_engagement"]["metrics"]
+
+
+def test_analyse_dry_run_prints_the_bill_and_runs_nothing(demo, tmp_path):
+    from click.testing import CliRunner
+
+    from engine.commands.analyse import command
+    registry = tmp_path / "registry.json"
+    registry.write_text(demo["world"].registry_json())
+    out = tmp_path / "out"
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(command, [
+        "--date", demo["world"].last_day.isoformat(), "--db", str(demo["telemetry"]),
+        "--registry", str(registry), "--out", str(out), "--config-root", str(ROOT),
+        "--experiment", "desktop-newtab-layout", "--experiment", "ios-onboarding-cards",
+        "--dry-run"])
+    assert result.exit_code == 0, result.output
+    for table in ("enrollments_desktop_newtab_layout", "client_windows_desktop_newtab_layout",
+                  "client_windows_ios_onboarding_cards"):
+        assert table in result.output
+    assert "no estimate on duckdb" in result.output and "2 queries" in result.output
+    backend = DuckDBBackend(demo["telemetry"], out / "results.duckdb")
+    assert backend.list_tables() == []  # nothing ran
+    backend.close()
