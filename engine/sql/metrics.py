@@ -12,6 +12,7 @@ depend on the spec only and carried rows (`carried_rows`) fit the same table.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterable
 
 from sqlglot import exp
@@ -111,9 +112,10 @@ def _source_key(from_expression: str) -> str:
     return source.sql(dialect="bigquery")
 
 
-def _scans(spec: AnalysisSpec, tasks: tuple[WindowTask, ...]) -> list[Scan]:
+def _scans(spec: AnalysisSpec, tasks: tuple[WindowTask, ...], timeline: Timeline) -> list[Scan]:
     """One scan per data source (same table or query, unit and date columns): its metrics over
-    the windows of the tasks that use them, and the first segment window read from it."""
+    the windows of the tasks that use them, and the first segment window read from it (in the
+    same scan when their dates meet)."""
     experiment = spec.experiment
     metrics: dict[tuple, dict[str, Metric]] = {}
     windows: dict[tuple, dict[Window, None]] = {}
@@ -138,7 +140,7 @@ def _scans(spec: AnalysisSpec, tasks: tuple[WindowTask, ...]) -> list[Scan]:
     for key in dict.fromkeys([*metrics, *segments]):
         mine = tuple(metrics.get(key, {}).values())
         segs = segments.get(key, [])
-        scans.append(Scan(
+        scan = Scan(
             source=parse_from(key[0]), unit_column=key[1], date_column=key[2],
             windows=tuple(sorted(windows.get(key, {}))),
             metrics=tuple(_aliased(m.select_expression, m.name) for m in mine),
@@ -146,8 +148,23 @@ def _scans(spec: AnalysisSpec, tasks: tuple[WindowTask, ...]) -> list[Scan]:
             segment_start=segs[0].data_source.window_start if segs else 0,
             segment_end=segs[0].data_source.window_end if segs else 0,
             in_experiment=(_experiment_filter(mine[0].data_source, telemetry_slug(experiment))
-                           if mine else None)))
+                           if mine else None))
+        scans += _split_if_apart(scan, timeline.enrollment_days)
     return scans
+
+
+def _split_if_apart(scan: Scan, enrollment_days: int) -> list[Scan]:
+    """One scan for metrics and segments when their dates meet; two when days lie between
+    them (a daily run's window, weeks after the segments' enrollment days): reading those
+    days would cost more than a second scan."""
+    if not (scan.windows and scan.segments):
+        return [scan]
+    spread = enrollment_days  # dates of one relative day: first .. last enrollment day, + 1
+    start, end = min(w.start for w in scan.windows), max(w.end for w in scan.windows)
+    if start <= scan.segment_end + spread and scan.segment_start <= end + spread:
+        return [scan]
+    return [dataclasses.replace(scan, segments=()),
+            dataclasses.replace(scan, windows=(), metrics=(), in_experiment=None)]
 
 
 def _slots(scan: Scan) -> exp.Query:
@@ -186,7 +203,7 @@ def client_windows_query(spec: AnalysisSpec, tasks: tuple[WindowTask, ...], time
     outer = exp.select(*[column(c, "p") for c in (*_KEYS, *_POPULATION_COLUMNS)]).from_(
         exp.to_table("population").as_("p"))
     found: dict[str, exp.Expression] = {}
-    for i, scan in enumerate(_scans(spec, tasks)):
+    for i, scan in enumerate(_scans(spec, tasks, timeline)):
         alias = f"part_{i}"
         ctes.append((alias, scan_aggregate(scan, _slots(scan).subquery(),
                                            timeline.start_date, timeline.last_enrollment_date)))

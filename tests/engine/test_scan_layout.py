@@ -68,9 +68,14 @@ def test_a_daily_run_reads_only_the_days_of_its_new_windows():
     (select,) = _scans(tree)["clients_daily"]
     # segments: days -3..0; weekly 1: days 0..6, of clients enrolled 2024-03-01..05
     assert _date_range(select) == (mt.START - dt.timedelta(days=3), day)
-    one_day = plan(mt.make_spec(), day + dt.timedelta(days=1))
-    new = one_day.new_tasks(done={(t.window.period, t.window.number) for t in one_day.tasks})
-    assert {(t.window.period, t.window.number) for t in new} == {("daily", 8)}
+    weeks_later = plan(mt.make_spec(), day + dt.timedelta(days=13))
+    new = weeks_later.new_tasks(done={(t.window.period, t.window.number) for t in weeks_later.tasks})
+    assert {(t.window.period, t.window.number) for t in new} == {("daily", 20)}
+    tree = client_windows_query(p.spec, new, p.timeline, enrollments_table(mt.SLUG))
+    # day 19 is weeks after the segment's days: two scans, each of its own days only
+    assert sorted(_date_range(s) for s in _scans(tree)["clients_daily"]) == [
+        (mt.START - dt.timedelta(days=3), dt.date(2024, 3, 5)),
+        (dt.date(2024, 3, 20), dt.date(2024, 3, 24))]
 
 
 def test_windows_by_day_arithmetic_not_date_range_joins():
