@@ -150,20 +150,14 @@ _BILL = r"""
 import datetime as dt, json, sys
 from pathlib import Path
 sys.path.insert(0, str(Path("tests/engine").resolve()))
-from fake_bigquery import BYTES, FakeBigQuery
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import bigquery
-from engine.backends.bigquery import BigQueryBackend
+from fake_bigquery import BYTES, FakeBigQuery, backend_for
 from engine.check.bill import bill
 from engine.config.resolve.platforms import resolve_experiment
 from engine.experimenter import load_registry
 known = load_registry(sys.argv[1])
 date = dt.date.fromisoformat(sys.argv[2])
 with FakeBigQuery() as fake:
-    client = bigquery.Client(project="proj", credentials=AnonymousCredentials(),
-                             client_options=ClientOptions(api_endpoint=fake.url))
-    backend = BigQueryBackend("proj", "jetstream", client=client, timeout=60)
+    backend = backend_for(fake, dataset="jetstream")
     for slug in sys.argv[3].split(","):
         spec, _ = resolve_experiment(Path("."), slug, registry=known)
         b = bill(spec, backend, date)

@@ -66,12 +66,17 @@ def test_plan_shows_dry_run_bytes_per_experiment_and_forks_never_reach_bigquery(
         bot.close()
 
 
-def test_one_pass_gives_findings_specs_and_estimates(settings, tmp_path, bigquery):
+def _tree(root):
+    """A config tree with the base files and experiment `alpha`."""
     for name, content in base_files().items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(content)
-    (tmp_path / "experiments").mkdir()
-    (tmp_path / "experiments" / "alpha.toml").write_text(experiment_toml())
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(content)
+    (root / "experiments").mkdir()
+    (root / "experiments" / "alpha.toml").write_text(experiment_toml())
+
+
+def test_one_pass_gives_findings_specs_and_estimates(settings, tmp_path, bigquery):
+    _tree(tmp_path)
     (tmp_path / "experiments" / "bravo.toml").write_text("[experiment\n")  # does not parse
     assert dry_run_backend(settings) is None  # no warehouse configured: nothing is dry-run
     registry = parse_registry(registry_json({"alpha": ("fenix", "2024-03-01", None)}))
@@ -85,11 +90,7 @@ def test_one_pass_gives_findings_specs_and_estimates(settings, tmp_path, bigquer
 
 
 def test_a_bill_above_the_threshold_is_a_warning_on_the_config(settings, tmp_path, bigquery):
-    for name, content in base_files().items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(content)
-    (tmp_path / "experiments").mkdir()
-    (tmp_path / "experiments" / "alpha.toml").write_text(experiment_toml())
+    _tree(tmp_path)
     registry = parse_registry(registry_json({"alpha": ("fenix", "2024-03-01", None)}))
     backend = dry_run_backend(replace(settings, bigquery_project="proj"))
     checked = validate_tree(tmp_path, None, registry=registry, backend=backend,

@@ -152,3 +152,15 @@ class FakeBigQuery:
                 self.end_headers()
 
         return Handler
+
+
+def backend_for(fake: FakeBigQuery, project: str = "proj", dataset: str = "results"):
+    """Our BigQuery backend talking to `fake` over HTTP (the real client library, no auth)."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    from engine.backends.bigquery import BigQueryBackend
+    client = bigquery.Client(project=project, credentials=AnonymousCredentials(),
+                             client_options=ClientOptions(api_endpoint=fake.url))
+    return BigQueryBackend(project, dataset, client=client, timeout=30)

@@ -3,31 +3,14 @@ shapes from the local server, which answers every dry run with BYTES)."""
 import datetime as dt
 
 import minitelemetry as mt
-import pytest
-from fake_bigquery import BYTES, FakeBigQuery
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import bigquery
+from fake_bigquery import BYTES
+from test_bigquery_backend import backend, fake  # noqa: F401 - the same fixtures
 
-from engine.backends.bigquery import BigQueryBackend
 from engine.backends.duckdb import DuckDBBackend
 from engine.check.bill import bill
 from engine.plan.analysis_plan import plan
 from engine.run.client_metrics import compute_client_metrics
 from engine.sql.queries import run_queries
-
-
-@pytest.fixture
-def fake():
-    with FakeBigQuery() as server:
-        yield server
-
-
-@pytest.fixture
-def backend(fake):
-    client = bigquery.Client(project="proj", credentials=AnonymousCredentials(),
-                             client_options=ClientOptions(api_endpoint=fake.url))
-    return BigQueryBackend("proj", "results", client=client, timeout=30)
 
 
 def _sent(fake):
