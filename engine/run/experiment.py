@@ -219,8 +219,8 @@ def analyse_experiment(spec: AnalysisSpec, backend: Backend, date: dt.date, sink
         run.errors.append(ErrorRecord(slug, date.isoformat(), "runnable", check.reason))
         return _finish(run, sink, check.reason, 0)
     try:
-        tables = compute_client_metrics(
-            spec, backend, run.date,
+        tables = compute_client_metrics(  # the date asked for: after the end, nothing is new
+            spec, backend, date,
             progress=lambda done, total, name: run.progress(0.5 * done / total, name),
             done=None if recompute else windows_with_results(backend, spec))
     except Exception as error:  # noqa: BLE001

@@ -73,6 +73,10 @@ def test_daily_runs_over_the_life_equal_a_full_recompute(telemetry, tmp_path):
     again = analyse_experiment(spec, daily, mt.END, DirectorySink(tmp_path / "daily"),
                                recompute=False)
     assert again.windows == 2 and _records(daily, tmp_path / "daily")[1] == full_files
+    ended = analyse_experiment(spec, daily, mt.END + dt.timedelta(days=3), DirectorySink(
+        tmp_path / "daily"), recompute=False)  # after the end: nothing new, results kept
+    assert ended.status == "ok" and ended.windows == 0
+    assert _records(daily, tmp_path / "daily")[1] == full_files
 
 
 def test_a_missed_day_is_caught_up_and_recompute_redoes_everything(telemetry, tmp_path):
