@@ -109,6 +109,9 @@ def _days(table):
 def day_scans(sql):
     tree = sql if isinstance(sql, exp.Expression) else sqlglot.parse_one(sql, read="bigquery")
     for table in tree.find_all(exp.Table):
+        where = table.find_ancestor(exp.Select).args.get("where")
+        if where is not None and where.this == exp.false():
+            continue  # WHERE FALSE: reads nothing
         if table.catalog == "moz-fx-data-shared-prod":
             days = _days(table)
             stats.setdefault("day_scans", {}).setdefault(table.name, 0)
