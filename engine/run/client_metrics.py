@@ -74,7 +74,7 @@ def compute_client_metrics(
     tasks, carried = analysis_plan.run_tasks(done, backend.table_exists(table))
     queries = run_queries(analysis_plan, tasks, carried)
     for step, query in enumerate(queries, start=1):
-        backend.materialize(query.table, query.query)
+        backend.materialize(query.table, query.query, cluster_by=query.cluster_by)
         if progress:
             progress(step, len(queries) + 1, query.table)
     if not queries:

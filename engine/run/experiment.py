@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import pandas as pd
-
 from sqlglot import exp
 
 from engine.backends.base import Backend

@@ -16,6 +16,7 @@ class RunQuery:
     table: str  # what it creates or replaces
     query: exp.Query
     what: str  # for people: which windows
+    cluster_by: tuple[str, ...] = ()  # BigQuery: the statistics read one window at a time
 
 
 def _windows(tasks: tuple[WindowTask, ...]) -> str:
@@ -47,4 +48,4 @@ def run_queries(analysis_plan: AnalysisPlan, tasks: tuple[WindowTask, ...],
     what = _windows(tasks) + (f" (+ carried {_windows(carried)})" if carried else "")
     return (RunQuery(enrollments_table(slug), enrollments_query(spec.experiment, timeline),
                      "enrollments"),
-            RunQuery(table, query, what))
+            RunQuery(table, query, what, ("period", "window_index")))
