@@ -11,6 +11,7 @@ from bot.handlers import KINDS, BotContext, daily_job, failure_job, handlers
 from bot.jobs.queue import JobQueue, RetryPolicy
 from bot.jobs.worker import Worker, daily_due
 
+
 def policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(backoff=settings.retry_backoff, max_delay=settings.retry_max_delay,
                        horizon=settings.retry_horizon, max_attempts=settings.max_attempts,
