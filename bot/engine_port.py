@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from bot.config import Settings
-from bot.jobs.procs import die_with_parent, kill_group
+from bot.jobs.procs import kill_group
 from bot.results import open_results
 from engine.backends.open import BackendConfig, open_backend
 from engine.check.validate import validate
@@ -22,6 +22,7 @@ from engine.experimenter import Registry, RegistryError, load_registry
 from engine.findings import Finding
 from engine.isodate import yesterday
 from engine.results.export import errors_name, metadata_name
+from engine.run.tether import die_with_parent
 
 if TYPE_CHECKING:
     from engine.backends.base import Backend

@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from bot.jobs.model import Claim, Job, Outcome
-from bot.jobs.procs import die_with_parent
+from engine.run.tether import die_with_parent
 
 SUPERVISOR_ENV = "JETSTREAM_SUPERVISOR_PID"
 MEMORY_ENV = "JETSTREAM_JOB_MEMORY_MB"  # address-space limit of a runner and its children (unset: none)

@@ -15,7 +15,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from engine.backends.base import Backend, DryRunResult
-from engine.check.bill import DEFAULT_WARNING_BYTES, Bill, bill, bill_warning, human_bytes
+from engine.check.bill import (
+    DEFAULT_WARNING_BYTES,
+    Bill,
+    bill,
+    bill_warning,
+    human_bytes,
+)
 from engine.config.load import Document
 from engine.config.spec import AnalysisSpec, Metric, Source
 from engine.findings import Finding, Severity, has_errors

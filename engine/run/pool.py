@@ -16,7 +16,10 @@ from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
-_PRELOAD = ["engine.run.statistics"]
+from engine.run.tether import die_with_parent
+
+# the tether first: the forkserver dies with the analysis even while it imports the rest
+_PRELOAD = ["engine.run.forkserver_tether", "engine.run.statistics"]
 # One BLAS thread per worker: the workers already use every core, and a multi-threaded BLAS
 # in each of them oversubscribes the machine (measured slower than one worker).
 _ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -55,7 +58,8 @@ def statistics_pool(workers: int | None = None) -> Iterator[cf.Executor | None]:
     context.set_forkserver_preload(_PRELOAD)
     with _environment(_ONE_THREAD):  # read by numpy's BLAS when the forkserver imports it
         forkserver.ensure_running()
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                initializer=die_with_parent) as pool:
         yield pool
 
 

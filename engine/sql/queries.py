@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from engine.plan.analysis_plan import AnalysisPlan, WindowTask, client_windows_table, enrollments_table
+from engine.plan.analysis_plan import (
+    AnalysisPlan,
+    WindowTask,
+    client_windows_table,
+    enrollments_table,
+)
 from engine.sql.enrollments import enrollments_query
 from engine.sql.metrics import carried_rows, client_windows_query
 

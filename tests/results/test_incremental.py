@@ -9,7 +9,7 @@ import json
 import pytest
 
 from engine.backends.duckdb import DuckDBBackend
-from engine.config.spec import Metric, StatisticSpec
+from engine.config.spec import StatisticSpec
 from engine.results.export import DirectorySink
 from engine.results.tables import read_period_frame
 from engine.run.experiment import analyse_experiment
