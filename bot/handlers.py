@@ -200,8 +200,10 @@ def reanalyse(job: Job, queue: JobQueue, ctx: BotContext) -> Done:
     root = Path(p["config_root"])
     if not root.is_dir() and p.get("source"):  # planned on another machine
         root = materialise_once(ctx.client(p["source"]), p["source"]["sha"], ctx.settings.work_dir)
+    # a merge or a command recomputes every ready window; the daily run only what completed
     outcome = ctx.ports.reanalyse(p["slug"], config_root=root,
-                                  date=dt.date.fromisoformat(p["date"]), settings=ctx.settings)
+                                  date=dt.date.fromisoformat(p["date"]), settings=ctx.settings,
+                                  recompute=bool(p.get("origin")))
     result = {"status": outcome.status, "detail": reports.public(outcome.detail)}
     return Done(result, _report_after(job))
 

@@ -49,12 +49,15 @@ def registry_json(experiments: dict[str, tuple[str, str, str | None]]) -> list[d
 class RecordingEngine:
     """Stands in for `jetstream analyse` and records what it was asked to do."""
     calls: list[tuple[str, str]] = field(default_factory=list)
+    recomputed: list[bool] = field(default_factory=list)  # per call: every window, or only new ones
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, slug: str, *, config_root: Path, date: dt.date, settings: Settings) -> ReanalysisOutcome:
+    def __call__(self, slug: str, *, config_root: Path, date: dt.date, settings: Settings,
+                 recompute: bool = True) -> ReanalysisOutcome:
         assert (Path(config_root) / "experiments").is_dir()
         with self.lock:
             self.calls.append((slug, date.isoformat()))
+            self.recomputed.append(recompute)
         return ReanalysisOutcome("succeeded")
 
 

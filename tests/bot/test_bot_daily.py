@@ -40,5 +40,6 @@ def test_daily_job_analyses_live_and_recent_experiments_once(bot):
     assert not bot.queue.enqueue(daily_job(TODAY))  # the same day is queued once
     bot.work()
     assert sorted(bot.engine.calls) == [("desktop", "2024-03-19"), ("live", "2024-03-19")]
+    assert bot.engine.recomputed == [False, False]  # a daily run computes only what completed
     groups = {r.job.group for r in bot.queue.store.select(kind="reanalyse")}
     assert groups == {"experiment:desktop", "experiment:live"}  # the same groups merges use

@@ -80,6 +80,7 @@ def test_pr_broken_fixed_merged(fake_github, bot):
     bot.work()
 
     assert sorted(bot.engine.calls) == [("alpha", "2024-03-19"), ("bravo", "2024-03-19")]
+    assert bot.engine.recomputed == [True, True]  # a merge recomputes every ready window
     [final] = _comments(repo)
     assert final["id"] == comment["id"]
     for slug in ("alpha", "bravo"):
