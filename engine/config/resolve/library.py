@@ -122,7 +122,7 @@ class Resolver:
     def template_finding(self, error: TemplateError, origin: Origin, what: str) -> None:
         start, _ = sql_syntax.fragment_start(origin)
         line = start + error.line - 1 if start is not None and error.line else origin.line
-        self.findings.append(origin.finding("template-error", f"{what}: {error.message}", line=line))
+        self.findings.append(origin.finding(error.code, f"{what}: {error.message}", line=line))
 
     def render_from(self, entry: Entry, what: str, dataset: str | None) -> str | None:
         text = entry.get("from_expression")

@@ -20,13 +20,55 @@ FROM = "from"  # from_expression of a data source: a table name or a parenthesis
 QUERY = "query"  # a whole query (enrollment_query)
 
 _VALUE_START = re.compile("=\\s*(\"{3}|'{3}|\"|')")
+# sqlglot's parser and generator recurse per nesting level and overflow Python's stack from about
+# 500 levels; no real fragment nests a tenth of this or comes near this size.
+MAX_SQL_DEPTH = 64
+MAX_SQL_CHARS = 200_000
+SYNTAX, TOO_DEEP, TOO_LONG = "sql-syntax", "sql-too-deep", "sql-too-long"
+# what the depth scan steps over: strings, quoted names, comments, and the brackets themselves
+_NESTING_TOKEN = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`|--[^\n]*|#[^\n]*"""
+                            r"|/\*.*?\*/|[(\[]|[)\]]", re.S)
+
+
+def nesting_depth(sql: str) -> tuple[int, int]:
+    """(deepest bracket nesting outside strings and comments, offset where it is reached)."""
+    depth = deepest = at = 0
+    for match in _NESTING_TOKEN.finditer(sql):
+        token = match.group(0)
+        if token in "([":
+            depth += 1
+            if depth > deepest:
+                deepest, at = depth, match.start()
+        elif token in ")]":
+            depth -= 1
+    return deepest, at
+
+
+def _position(sql: str, offset: int) -> tuple[int, int]:
+    line = sql.count("\n", 0, offset) + 1
+    return line, offset - (sql.rfind("\n", 0, offset) + 1) + 1
+
+
+def limit_error(sql: str) -> tuple[str, str, int | None, int | None] | None:
+    """(code, message, line, column) when `sql` is too long or too deep to parse safely."""
+    if len(sql) > MAX_SQL_CHARS:
+        return (TOO_LONG, f"SQL fragment is {len(sql):,} characters; the limit is {MAX_SQL_CHARS:,}",
+                1, 1)
+    depth, offset = nesting_depth(sql)
+    if depth > MAX_SQL_DEPTH:
+        return (TOO_DEEP, f"SQL nests brackets {depth} deep; the limit is {MAX_SQL_DEPTH}",
+                *_position(sql, offset))
+    return None
 
 
 @functools.lru_cache(maxsize=16384)
-def parse_error(sql: str, kind: str) -> tuple[str, int | None, int | None] | None:
-    """None if `sql` parses as a `kind` fragment, else (message, line, column) in the fragment."""
+def parse_error(sql: str, kind: str) -> tuple[str, str, int | None, int | None] | None:
+    """None if `sql` parses as a `kind` fragment, else (code, message, line, column) in it."""
     if not sql.strip():
-        return ("empty SQL fragment", 1, 1)
+        return (SYNTAX, "empty SQL fragment", 1, 1)
+    limited = limit_error(sql)
+    if limited is not None:
+        return limited
     try:
         if kind == FROM:
             tree = _parse_from(sql)
@@ -35,11 +77,13 @@ def parse_error(sql: str, kind: str) -> tuple[str, int | None, int | None] | Non
     except sqlglot.errors.ParseError as error:
         detail = error.errors[0] if error.errors else {}
         message = str(detail.get("description") or error).splitlines()[0]
-        return (message, detail.get("line"), detail.get("col"))
+        return (SYNTAX, message, detail.get("line"), detail.get("col"))
     except sqlglot.errors.SqlglotError as error:
-        return (str(error).splitlines()[0], None, None)
+        return (SYNTAX, str(error).splitlines()[0], None, None)
+    except RecursionError:
+        return (TOO_DEEP, "SQL nests too deeply to parse", 1, 1)
     if kind == QUERY and not isinstance(tree, exp.Query):
-        return ("expected a SELECT query", 1, 1)
+        return (SYNTAX, "expected a SELECT query", 1, 1)
     return None
 
 
@@ -72,7 +116,7 @@ def check_sql(sql: str, kind: str, origin: Origin, what: str, templated: bool) -
     problem = parse_error(sql, kind)
     if problem is None:
         return []
-    message, err_line, err_col = problem
+    code, message, err_line, err_col = problem
     start_line, start_col = fragment_start(origin)
     line, column = start_line, None
     if start_line is not None and err_line is not None:
@@ -82,5 +126,5 @@ def check_sql(sql: str, kind: str, origin: Origin, what: str, templated: bool) -
             line = min(line, len(raw)) if raw else line
         column = (start_col + err_col - 1 if err_line == 1 else err_col) if err_col else None
     hint = "the fragment is shown after template rendering" if templated else None
-    return [origin.finding("sql-syntax", f"{what}: SQL does not parse (BigQuery): {message}", hint,
-                           line=line, column=column)]
+    text = f"{what}: SQL does not parse (BigQuery): {message}" if code == SYNTAX else f"{what}: {message}"
+    return [origin.finding(code, text, hint, line=line, column=column)]
