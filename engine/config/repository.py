@@ -182,9 +182,9 @@ class Repository:
     _libraries: dict[str, tuple[Document | None, Library]] = field(
         default_factory=dict, repr=False, compare=False)
 
-    # (platform, metric) -> (its data source, Metric | None, findings) for metrics no experiment
+    # (platform, metric, unselected outcomes) -> (its data source, Metric | None, findings) for metrics no experiment
     # layer touches, or None when the metric's resolution depends on the experiment
-    shared_metrics: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
+    shared_metrics: dict[tuple[str, str, bool], Any] = field(default_factory=dict, repr=False, compare=False)
     # other values computed once from the loaded documents (see the methods that fill it)
     derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -198,16 +198,18 @@ class Repository:
             cached = self._libraries[doc.path] = (doc, library_of(doc))
         return cached[1]
 
-    def platform_library(self, platform: str) -> Library:
-        """The platform's definitions over the metrics and data sources of all its outcomes (the
-        lowest layer: a config may list an outcome's metric without selecting the outcome, as
-        upstream allows; the alphabetically first outcome wins a name clash). Built and
-        flattened once per platform, since every experiment on it starts from this."""
-        key = f"\0platform:{platform}"
+    def platform_library(self, platform: str, outcomes: bool = True) -> Library:
+        """The platform's definitions, with `outcomes` over the metrics and data sources of all
+        its outcomes (the lowest layer of an offline resolution, where nobody knows which outcomes
+        Experimenter selected: a config may list an outcome's metric without selecting it, as
+        upstream's offline resolution accepts; the alphabetically first outcome wins a name
+        clash). Without, only the definitions: what a resolution with a registry entry searches
+        below its selected outcomes, as upstream does. Built and flattened once per platform."""
+        key = f"\0platform:{platform}:{outcomes}"
         cached = self._libraries.get(key)
         if cached is None:
             library = Library()
-            for slug in sorted(self.outcomes.get(platform, {}), reverse=True):
+            for slug in sorted(self.outcomes.get(platform, {}) if outcomes else (), reverse=True):
                 own = self.library(self.outcomes[platform][slug])
                 library = library.merge(Library(own.metrics, own.data_sources))
             library = library.merge(self.definitions[platform])

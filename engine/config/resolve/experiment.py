@@ -113,7 +113,8 @@ def _resolve(resolver: Resolver) -> Resolution:
         enrollment_query=enrollment_query, exposure_signal=exposure, sample_size=config.get("sample_size"),
         analysis_unit=view.analysis_unit, is_rollout=entry.is_rollout if entry else False,
         skip=bool(config.get("skip", False)), channel=entry.channel if entry else None,
-        status=entry.status if entry else None, dataset_id=config.get("dataset_id"))
+        status=entry.status if entry else None, dataset_id=config.get("dataset_id"),
+        enrollments_query_type=config.get("enrollments_query_type"))
     resolved = {n: m for n, m in resolver.metrics_done.items() if m is not None}
     sources = {n: s for n, s in resolver.sources_done.items() if s is not None}
     spec = AnalysisSpec(experiment, platform, MappingProxyType(periods), segments,
