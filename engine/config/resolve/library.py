@@ -237,7 +237,24 @@ class Resolver:
             analysis_units=tuple(UNITS.get(u, u) for u in entry.get("analysis_units", UNITS)),
             source=fragment_source(entry, "select_expression"))
         self.metrics_done[name] = metric
+        self._check_units(entry, metric)
         return metric
+
+    def _check_units(self, entry: Entry, metric: Metric) -> None:
+        """Every analysis unit a metric declares must be one its data source supports."""
+        source = metric.data_source
+        if "analysis_units" not in entry.fields:  # the default (every unit) claims nothing
+            return
+        missing = [u for u in metric.analysis_units if source and u not in source.analysis_units]
+        if missing:
+            origin = entry.origin_of("analysis_units") if "analysis_units" in entry.fields else \
+                entry.origin_of("data_source")
+            self.findings.append(origin.finding(
+                "unsupported-analysis-unit",
+                f"metric {metric.name!r} is analysed by {', '.join(missing)}, which its data source "
+                f"{source.name!r} does not support (its analysis_units: "
+                f"{', '.join(source.analysis_units)})",
+                "add the unit to the data source's analysis_units, or use another data source"))
 
 
 BASE_DOC = Document("<platform defaults>", "", MappingProxyType({}), MappingProxyType({}))

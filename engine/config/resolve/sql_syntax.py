@@ -11,6 +11,7 @@ import re
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.tokens import TokenType
 
 from engine.config.repository import Origin
 from engine.findings import Finding
@@ -25,6 +26,7 @@ _VALUE_START = re.compile("=\\s*(\"{3}|'{3}|\"|')")
 MAX_SQL_DEPTH = 64
 MAX_SQL_CHARS = 200_000
 SYNTAX, TOO_DEEP, TOO_LONG = "sql-syntax", "sql-too-deep", "sql-too-long"
+_BIGQUERY = sqlglot.Dialect.get_or_raise("bigquery")
 # what the depth scan steps over: strings, quoted names, comments, and the brackets themselves
 _NESTING_TOKEN = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`|--[^\n]*|#[^\n]*"""
                             r"|/\*.*?\*/|[(\[]|[)\]]", re.S)
@@ -42,6 +44,53 @@ def nesting_depth(sql: str) -> tuple[int, int]:
         elif token in ")]":
             depth -= 1
     return deepest, at
+
+
+def _unbalanced(sql: str) -> tuple[str, int] | None:
+    """(what is wrong, offset) for the first unmatched bracket outside strings and comments."""
+    opened: list[int] = []
+    for match in _NESTING_TOKEN.finditer(sql):
+        token = match.group(0)
+        if token in "([":
+            opened.append(match.start())
+        elif token in ")]":
+            if not opened:
+                return (f"'{token}' closes nothing (one '(' too few or one ')' too many)", match.start())
+            opened.pop()
+    if opened:
+        return ("this '(' is never closed (missing ')')", opened[-1])
+    return None
+
+
+_OPERAND_END = {TokenType.NUMBER, TokenType.STRING, TokenType.VAR, TokenType.R_PAREN,
+                TokenType.IDENTIFIER, TokenType.TRUE, TokenType.FALSE, TokenType.NULL}
+_COMPARISON = {TokenType.EQ, TokenType.NEQ, TokenType.LT, TokenType.LTE, TokenType.GT, TokenType.GTE,
+               TokenType.LIKE, TokenType.IN, TokenType.IS, TokenType.PLUS, TokenType.DASH,
+               TokenType.STAR, TokenType.SLASH}
+
+
+def _missing_operator(sql: str) -> tuple[str, int] | None:
+    """`a = 1 b = 2`: sqlglot reads `1 b` as `1 AS b` and then stumbles on `=`; name the gap."""
+    try:
+        tokens = _BIGQUERY.tokenize(sql)
+    except sqlglot.errors.SqlglotError:
+        return None
+    for before, name, operator in zip(tokens, tokens[1:], tokens[2:]):
+        if (before.token_type in _OPERAND_END and name.token_type in (TokenType.VAR, TokenType.IDENTIFIER)
+                and operator.token_type in _COMPARISON):
+            return (f"missing AND, OR or a comma before `{name.text}`: `{before.text} {name.text}` "
+                    f"reads as an alias, then `{operator.text}` makes no sense", name.start)
+    return None
+
+
+def _explained(sql: str, message: str, line: int | None, col: int | None
+               ) -> tuple[str, int | None, int | None]:
+    """sqlglot's message, or a plainer one for the two mistakes it words misleadingly (a missing
+    parenthesis: 'Expecting )' or 'number of provided arguments'; a missing AND: 'Expecting )')."""
+    found = _unbalanced(sql) or _missing_operator(sql)
+    if found is None:
+        return message, line, col
+    return (found[0], *_position(sql, found[1]))
 
 
 def _position(sql: str, offset: int) -> tuple[int, int]:
@@ -77,7 +126,7 @@ def parse_error(sql: str, kind: str) -> tuple[str, str, int | None, int | None] 
     except sqlglot.errors.ParseError as error:
         detail = error.errors[0] if error.errors else {}
         message = str(detail.get("description") or error).splitlines()[0]
-        return (SYNTAX, message, detail.get("line"), detail.get("col"))
+        return (SYNTAX, *_explained(sql, message, detail.get("line"), detail.get("col")))
     except sqlglot.errors.SqlglotError as error:
         return (SYNTAX, str(error).splitlines()[0], None, None)
     except RecursionError:
