@@ -229,16 +229,39 @@ class Repository:
         return tuple(f for doc in self.documents.values() for f in doc.findings)
 
 
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+    return resolved == root or root in resolved.parents
+
+
+def _outside(path: Path, root: Path) -> Document:
+    """A config file that is a symbolic link out of the config root: refused, never read (a
+    pull request can commit such a link; CI would otherwise echo the file it points at)."""
+    try:
+        name = str(path.relative_to(root))
+    except ValueError:
+        name = path.name
+    return Document(name, "", EMPTY, EMPTY, (Finding(
+        name, None, None, Severity.ERROR, "unsafe-path",
+        "file is a symbolic link that leaves the config root; it is not read"),))
+
+
 def load_repository(root: Path | str | Layout) -> Repository:
     layout = root if isinstance(root, Layout) else detect_layout(root)
     documents: dict[str, Document] = {}
     kinds: dict[str, str] = {}
 
+    root = layout.root.resolve()
+
     def load(path: Path, kind: str) -> Document:
         shown = layout.display(path)
         doc = documents.get(shown)
         if doc is None:
-            doc = documents[shown] = load_document(path, shown)
+            doc = documents[shown] = (load_document(path, shown) if _inside(path, root)
+                                      else _outside(path, layout.root))
             kinds[shown] = kind
         return doc
 

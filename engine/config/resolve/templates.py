@@ -166,7 +166,8 @@ def render_source(text: str, experiment: ExperimentView, dataset: str | None) ->
     def replace(match: re.Match[str]) -> str:
         token = match.group(0)
         if match.group(1):
-            value = getattr(experiment, match.group(1), _MISSING)
+            field = match.group(1)
+            value = getattr(experiment, field, _MISSING) if field in EXPERIMENT_FIELDS else _MISSING
             if value is _MISSING:
                 raise TemplateError(f"experiment has no field {match.group(1)!r}",
                                     text[: match.start()].count("\n") + 1)
