@@ -12,6 +12,7 @@ deterministic percentage of units.
 """
 from __future__ import annotations
 
+import sqlglot
 from sqlglot import exp
 
 from engine.config.spec import DataSource, ExperimentSpec
@@ -31,22 +32,14 @@ WHERE e.event_category = 'normandy' AND e.event_method = 'enroll'
   AND e.submission_date BETWEEN :first AND :last
 """
 
+# Glean enrollment events (glean-event: Nimbus, the unit's column; cirrus: server-side Cirrus
+# events, whose unit is the event's user_id)
 _GLEAN = """
-SELECT e.:unit AS client_id,
+SELECT :client AS client_id,
        JSON_VALUE(e.event_extra, '$.branch') AS branch,
        DATE(e.submission_timestamp) AS enrollment_date
 FROM :events AS e
-WHERE e.event_category = 'nimbus_events' AND e.event_name = 'enrollment'
-  AND JSON_VALUE(e.event_extra, '$.experiment') = :slug
-  AND DATE(e.submission_timestamp) BETWEEN :first AND :last
-"""
-
-_CIRRUS = """
-SELECT JSON_VALUE(e.event_extra, '$.user_id') AS client_id,
-       JSON_VALUE(e.event_extra, '$.branch') AS branch,
-       DATE(e.submission_timestamp) AS enrollment_date
-FROM :events AS e
-WHERE e.event_category = 'cirrus_events' AND e.event_name = 'enrollment'
+WHERE e.event_category = :category AND e.event_name = 'enrollment'
   AND JSON_VALUE(e.event_extra, '$.experiment') = :slug
   AND DATE(e.submission_timestamp) BETWEEN :first AND :last
 """
@@ -132,14 +125,15 @@ def enrollment_rows(experiment: ExperimentSpec, timeline: Timeline) -> exp.Query
     if kind == "normandy":
         return fill(_NORMANDY, unit=unit, events=warehouse_table("telemetry", "events"), slug=slug,
                     **bounds)
-    if kind == "cirrus":
-        return fill(_CIRRUS, events=warehouse_table(experiment.app_name, "enrollment"), slug=slug,
-                    **bounds)
     if kind == "fenix-fallback":
         return fill(_BASELINE, baseline=warehouse_table(experiment.app_name, "baseline"), slug=slug,
                     **bounds)
-    return fill(_GLEAN, unit=unit, events=warehouse_table(experiment.app_name, "events_stream"),
-                slug=slug, **bounds)
+    if kind == "cirrus":
+        user_id = sqlglot.parse_one("JSON_VALUE(e.event_extra, '$.user_id')", read="bigquery")
+        return fill(_GLEAN, client=user_id, category=literal("cirrus_events"), slug=slug,
+                    events=warehouse_table(experiment.app_name, "enrollment"), **bounds)
+    return fill(_GLEAN, client=exp.column(unit, table="e"), category=literal("nimbus_events"),
+                events=warehouse_table(experiment.app_name, "events_stream"), slug=slug, **bounds)
 
 
 def enrollments_query(experiment: ExperimentSpec, timeline: Timeline) -> exp.Query:
