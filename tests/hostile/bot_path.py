@@ -18,7 +18,7 @@ from engine.backends.open import open_backend
 def main(root: str, db: str, names: list[str]) -> None:
     backend = open_backend("duckdb", Path(db), None, "jetstream") if db != "-" else None
     try:
-        findings = validate_tree(Path(root), [Path(root) / name for name in names], backend=backend)
+        findings = validate_tree(Path(root), [Path(root) / name for name in names], backend=backend).findings
     finally:
         if backend is not None:
             backend.close()
