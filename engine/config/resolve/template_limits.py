@@ -62,11 +62,10 @@ _BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("templat
 
 
 def _budget() -> Budget:
+    """The current render's budget; outside a render (Jinja folding a constant filter call at
+    compile time) a fresh one, never kept: a stale deadline would fail later compiles."""
     budget = _BUDGET.get()
-    if budget is None:  # rendering outside render_bounded (constant folding at compile time)
-        budget = Budget(time.monotonic() + MAX_SECONDS)
-        _BUDGET.set(budget)
-    return budget
+    return budget if budget is not None else Budget(time.monotonic() + MAX_SECONDS)
 
 
 def size_of(value: Any, limit: int = MAX_OUTPUT_CHARS) -> int:
