@@ -73,7 +73,7 @@ def test_every_malformed_shape_is_a_4xx_with_a_reason_and_queues_nothing(bot):
         answer = bot.deliver(event, payload, delivery=f"bad-{name}")
         assert answer.status_code == 400, (name, answer.status_code, answer.text)
         assert answer.json()["message"].startswith(f"malformed {event} payload"), name
-    assert bot.queue.ledger.select() == []
+    assert bot.queue.store.select() == []
     assert bot.deliver("pull_request", PR, delivery="good").status_code == 202  # still serving
 
 
