@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from bot.config import Settings
 from bot.jobs.procs import kill_group
 from bot.results import open_results
+from bot.tree import guard
 from engine.backends.open import BackendConfig, open_backend
 from engine.check.validate import validate
 from engine.commands.analyse import analyse_argv
@@ -60,14 +61,22 @@ def validate_tree(root: Path, paths: list[Path] | None = None, registry: Registr
     """`paths` (all configs when None) of the config tree at `root` validated; with a `backend`,
     each experiment's enrollment and metric queries are dry-run there in the same pass, and on
     BigQuery every query of its re-analysis for yesterday (the bill; a warning finding above
-    `bill_warning` bytes)."""
+    `bill_warning` bytes). Every path passes the tree's guard first: a name from GitHub never
+    reads outside `root`."""
+    refused: tuple[Finding, ...] = ()
+    if paths is not None:
+        guarded = [guard(root, p) for p in paths]
+        refused = tuple(g for g in guarded if isinstance(g, Finding))
+        paths = [g for g in guarded if not isinstance(g, Finding)]
+        if not paths:
+            return TreeCheck(refused, {}, None)
     report = validate(root, paths, registry=registry, backend=backend, date=yesterday(),
                       bill_warning=bill_warning)
     experiments = report.experiments.values()
     estimates = ({r.slug: r.bytes_estimate for r in experiments}
                  if backend is not None and backend.name == "bigquery" else None)
-    return TreeCheck(report.findings, {r.slug: r.spec for r in experiments if r.spec is not None},
-                     estimates)
+    return TreeCheck(refused + report.findings,
+                     {r.slug: r.spec for r in experiments if r.spec is not None}, estimates)
 
 
 def dry_run_backend(settings: Settings) -> "Backend | None":
@@ -162,9 +171,30 @@ def reanalyse(slug: str, *, config_root: Path, date: dt.date, settings: Settings
     if store.stamp(errors_name(slug)) != before[1]:
         errors = store.errors(slug)
         if errors:
-            return ReanalysisOutcome("failed", str(errors[0].get("message", ""))[:300])
+            log.error("re-analysis of %s failed: %s", slug, errors[0].get("message"))
+            return ReanalysisOutcome("failed", error_kind(errors[0]))
     tail = (completed.stderr or completed.stdout).strip().splitlines()[-1:] or ["no output"]
-    return ReanalysisOutcome("failed", tail[0][:300])
+    log.error("re-analysis of %s exited with %s: %s", slug, completed.returncode, tail[0])
+    return ReanalysisOutcome("failed", f"jetstream analyse exited with code {completed.returncode} "
+                                       "(the output is in the worker's log)")
+
+
+_CONFIG_STAGES = frozenset({"config", "runnable"})  # ErrorRecord stages read no telemetry
+_WHERE = ("period", "window_index", "metric", "statistic", "segment", "analysis_basis")
+
+
+def error_kind(record: Mapping[str, object]) -> str:
+    """What of an engine error may reach a pull request: its kind and where in the config, never
+    the message of a stage that read the warehouse (its errors quote values: a failed CAST shows
+    the string it read). The full record stays in the errors export and the worker's log."""
+    stage = str(record.get("stage") or "analysis")
+    if stage in _CONFIG_STAGES:  # findings about the config itself: no warehouse value in them
+        return str(record.get("message") or stage)[:300]
+    kind = str(record.get("exception_type") or "error")
+    where = ", ".join(f"{key.replace('_', ' ')} {record[key]}" for key in _WHERE
+                      if record.get(key) not in (None, ""))
+    return (f"{stage} failed ({kind}{': ' + where if where else ''}); "
+            f"the message is in {errors_name(str(record.get('experiment') or 'the experiment'))}")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import logging
 from typing import Any, Mapping
 
 from flask import Blueprint, Response, current_app, request
+from jsonschema import Draft7Validator
 
 from bot.config import Settings
 from bot.jobs.model import Job
@@ -22,6 +23,59 @@ COMMAND_PREFIX = "/jetstream"
 VALIDATE_CHECK = "jetstream/validate"
 REANALYSIS_CHECK = "jetstream/reanalysis"
 PR_ACTIONS = {"opened", "synchronize", "reopened", "ready_for_review"}
+
+
+# The parts of each event's payload that `route` reads, as JSON Schemas (draft-07, the octokit
+# schemas' draft; tests check that every octokit example payload matches them). A well-signed
+# delivery whose shape differs is answered 400 with the first mismatch, never a 500.
+_INT, _STR = {"type": "integer"}, {"type": "string"}
+_SHA = {"type": "string", "minLength": 1, "maxLength": 64}
+_OBJECT = {"type": "object"}
+_NUMBERED = {"type": "object", "required": ["number"], "properties": {"number": _INT}}
+_COMMON = {"type": "object", "properties": {
+    "action": _STR,
+    "installation": {"type": ["object", "null"], "properties": {"id": _INT}},
+    "repository": {"type": ["object", "null"], "properties": {"full_name": _STR,
+                                                               "default_branch": _STR}}}}
+_PATHS = {"type": ["array", "null"], "items": _STR}
+_SHAPES: dict[str, dict[str, Any]] = {
+    "pull_request": {"required": ["action", "pull_request"], "properties": {"pull_request": {
+        "type": "object", "required": ["number", "head"], "properties": {
+            "number": _INT, "draft": {"type": ["boolean", "null"]},
+            "merged": {"type": ["boolean", "null"]}, "merge_commit_sha": {"type": ["string", "null"]},
+            "head": {"type": "object", "required": ["sha"], "properties": {"sha": _SHA}}}}}},
+    "issue_comment": {"required": ["action", "issue", "comment"], "properties": {
+        "issue": {"type": "object", "required": ["number"], "properties": {
+            "number": _INT, "pull_request": {"type": ["object", "null"]}}},
+        "comment": {"type": "object", "required": ["id", "user"], "properties": {
+            "id": _INT, "body": {"type": ["string", "null"]},
+            "user": {"type": "object", "required": ["login"], "properties": {
+                "login": _STR, "type": _STR}}}}}},
+    "check_run": {"required": ["action", "check_run"], "properties": {"check_run": {
+        "type": "object", "required": ["head_sha"], "properties": {
+            "name": _STR, "head_sha": _SHA, "pull_requests": {"type": ["array", "null"], "items": _NUMBERED}}}}},
+    "check_suite": {"required": ["action", "check_suite"], "properties": {"check_suite": {
+        "type": "object", "required": ["head_sha"], "properties": {
+            "head_sha": _SHA, "pull_requests": {"type": ["array", "null"], "items": _NUMBERED}}}}},
+    "push": {"required": ["ref", "after"], "properties": {
+        "ref": _STR, "after": _SHA, "deleted": {"type": ["boolean", "null"]},
+        "head_commit": {"type": ["object", "null"], "properties": {"message": {"type": ["string", "null"]}}},
+        "commits": {"type": ["array", "null"], "items": {"type": "object", "properties": {
+            "added": _PATHS, "modified": _PATHS, "removed": _PATHS}}}}},
+}
+_VALIDATORS = {event: Draft7Validator({"allOf": [_COMMON, {"type": "object", **shape}]})
+               for event, shape in _SHAPES.items()}
+_COMMON_VALIDATOR = Draft7Validator(_COMMON)
+
+
+def shape_problem(event: str, payload: Any) -> str | None:
+    """Why `payload` does not have the shape `route` reads for `event`, or None."""
+    validator = _VALIDATORS.get(event, _COMMON_VALIDATOR)
+    error = next(iter(sorted(validator.iter_errors(payload), key=lambda e: list(e.path))), None)
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "payload"
+    return f"malformed {event} payload at {where}: {error.message[:200]}"
 
 
 def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
@@ -131,10 +185,18 @@ def blueprint(settings: Settings, queue: JobQueue) -> Blueprint:
             return _answer(400, "body is not JSON")
         if not isinstance(payload, dict):
             return _answer(400, "body is not a JSON object")
+        problem = shape_problem(event, payload)
+        if problem is not None:
+            log.warning("delivery %s refused: %s", delivery, problem)
+            return _answer(400, problem)
         installation = (payload.get("installation") or {}).get("id")
         repo = (payload.get("repository") or {}).get("full_name")
         allowed = event == "installation" or settings.allows(installation, repo)
-        jobs = route(event, payload, delivery) if allowed else []
+        try:
+            jobs = route(event, payload, delivery) if allowed else []
+        except (KeyError, TypeError, AttributeError, ValueError) as error:  # a shape the schema missed
+            log.warning("delivery %s refused: %s: %s", delivery, type(error).__name__, error)
+            return _answer(400, f"malformed {event} payload ({type(error).__name__})")
         queued = queue.intake(delivery, event, jobs)
         if queued is None:
             return _answer(202, "duplicate delivery")

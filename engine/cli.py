@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
+import traceback
 from importlib.metadata import EntryPoint, entry_points
 
 import click
@@ -17,6 +19,9 @@ import click
 import engine.commands
 
 ENTRY_POINT_GROUP = "jetstream.commands"
+# Exit codes of every command: 0 clean, 1 findings with errors (or failed analyses), 2 usage
+# error (click's own), 3 internal error: CI can tell a broken config from a broken run.
+OK, FINDINGS, USAGE, INTERNAL = 0, 1, 2, 3
 
 
 def _plugged() -> dict[str, EntryPoint]:
@@ -39,6 +44,16 @@ class LazyCommands(click.Group):
         else:
             return None
         return command if isinstance(command, click.Command) else None
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:  # noqa: BLE001 - any crash is exit 3, never 1 ("errors found")
+            traceback.print_exc(file=sys.stderr)
+            click.echo(f"jetstream: internal error: {type(error).__name__}: {error}", err=True)
+            raise SystemExit(INTERNAL) from None
 
 
 @click.group(cls=LazyCommands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -32,6 +32,7 @@ from engine.backends.base import (
     parse_select,
     sql_finding,
 )
+from engine.backends.duckdb_limits import constant_size_finding
 from engine.backends.duckdb_udfs import MACROS, rename_udfs
 
 WAREHOUSE = "warehouse"
@@ -67,9 +68,12 @@ class DuckDBBackend:
 
     def __init__(self, telemetry: str | Path | None = None, results: str | Path = ":memory:",
                  timeout: float = DEFAULT_TIMEOUT, threads: int | None = None,
-                 memory_limit: str | None = None, temp_directory: str | Path | None = None):
+                 memory_limit: str | None = None, temp_directory: str | Path | None = None,
+                 optimizer: bool = True):
         self.timeout = timeout
         self._con = duckdb.connect(str(results))
+        if not optimizer:  # dry runs: the optimizer folds constants (evaluates them) while planning
+            self._con.execute("PRAGMA disable_optimizer")
         if threads:
             self._con.execute("SET threads = ?", [threads])
         if memory_limit:
@@ -116,11 +120,16 @@ class DuckDBBackend:
             timer.cancel()
 
     def dry_run(self, sql: str | exp.Query) -> DryRunResult:
-        """Bind and plan without reading data: the query wrapped in LIMIT 0."""
+        """Bind and plan without reading data (EXPLAIN: nothing is executed, so no value of the
+        telemetry can reach an error message); constant array and string builders too big to
+        evaluate safely are refused first (`duckdb_limits`)."""
         try:
             tree = parse_select(sql)
-            probe = exp.select("*").from_(tree.subquery("dry_run", copy=True)).limit(0)
-            self._run(self._checked(probe))
+            too_big = constant_size_finding(tree)
+            if too_big is not None:
+                return DryRunResult(None, (too_big,))
+            explain = exp.Command(this="EXPLAIN", expression=exp.Literal.string(self._checked(tree)))
+            self._run(explain.sql(dialect="duckdb"))
         except BackendError as err:
             return DryRunResult(None, (err.finding,))
         return DryRunResult(None, ())

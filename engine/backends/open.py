@@ -48,7 +48,14 @@ class BackendConfig:
 
 def open_backend(kind: str, db: Path | None, project: str | None,
                  dataset: str = DEFAULT_DATASET) -> Backend:
-    """The backend of `--backend`/`--db`/`--project`/`--dataset` (dry runs: the rest default)."""
+    """The backend of `--backend`/`--db`/`--project`/`--dataset` for dry runs (the rest default;
+    DuckDB with the dry-run connection's limits: `engine.backends.duckdb_limits`)."""
+    if kind == "duckdb":
+        if db is None or not db.is_file():
+            raise ValueError(f"no DuckDB telemetry file at {db}" if db else "--db FILE is required")
+        from engine.backends.duckdb import DuckDBBackend
+        from engine.backends.duckdb_limits import DRY_RUN
+        return DuckDBBackend(db, **DRY_RUN)
     return connect(BackendConfig(kind, db=db, project=project, dataset=dataset))
 
 

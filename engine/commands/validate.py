@@ -1,4 +1,5 @@
-"""`jetstream validate`: check configs and print findings; exit 1 on errors, 2 on usage errors."""
+"""`jetstream validate`: check configs and print findings; exit 1 on errors, 2 on usage errors
+(3 on an internal error, see `engine.cli`)."""
 from __future__ import annotations
 
 import datetime as dt

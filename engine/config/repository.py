@@ -182,9 +182,9 @@ class Repository:
     _libraries: dict[str, tuple[Document | None, Library]] = field(
         default_factory=dict, repr=False, compare=False)
 
-    # (platform, metric) -> (its data source, Metric | None, findings) for metrics no experiment
+    # (platform, metric, unselected outcomes) -> (its data source, Metric | None, findings) for metrics no experiment
     # layer touches, or None when the metric's resolution depends on the experiment
-    shared_metrics: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
+    shared_metrics: dict[tuple[str, str, bool], Any] = field(default_factory=dict, repr=False, compare=False)
     # other values computed once from the loaded documents (see the methods that fill it)
     derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -198,16 +198,18 @@ class Repository:
             cached = self._libraries[doc.path] = (doc, library_of(doc))
         return cached[1]
 
-    def platform_library(self, platform: str) -> Library:
-        """The platform's definitions over the metrics and data sources of all its outcomes (the
-        lowest layer: a config may list an outcome's metric without selecting the outcome, as
-        upstream allows; the alphabetically first outcome wins a name clash). Built and
-        flattened once per platform, since every experiment on it starts from this."""
-        key = f"\0platform:{platform}"
+    def platform_library(self, platform: str, outcomes: bool = True) -> Library:
+        """The platform's definitions, with `outcomes` over the metrics and data sources of all
+        its outcomes (the lowest layer of an offline resolution, where nobody knows which outcomes
+        Experimenter selected: a config may list an outcome's metric without selecting it, as
+        upstream's offline resolution accepts; the alphabetically first outcome wins a name
+        clash). Without, only the definitions: what a resolution with a registry entry searches
+        below its selected outcomes, as upstream does. Built and flattened once per platform."""
+        key = f"\0platform:{platform}:{outcomes}"
         cached = self._libraries.get(key)
         if cached is None:
             library = Library()
-            for slug in sorted(self.outcomes.get(platform, {}), reverse=True):
+            for slug in sorted(self.outcomes.get(platform, {}) if outcomes else (), reverse=True):
                 own = self.library(self.outcomes[platform][slug])
                 library = library.merge(Library(own.metrics, own.data_sources))
             library = library.merge(self.definitions[platform])
@@ -227,16 +229,39 @@ class Repository:
         return tuple(f for doc in self.documents.values() for f in doc.findings)
 
 
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+    return resolved == root or root in resolved.parents
+
+
+def _outside(path: Path, root: Path) -> Document:
+    """A config file that is a symbolic link out of the config root: refused, never read (a
+    pull request can commit such a link; CI would otherwise echo the file it points at)."""
+    try:
+        name = str(path.relative_to(root))
+    except ValueError:
+        name = path.name
+    return Document(name, "", EMPTY, EMPTY, (Finding(
+        name, None, None, Severity.ERROR, "unsafe-path",
+        "file is a symbolic link that leaves the config root; it is not read"),))
+
+
 def load_repository(root: Path | str | Layout) -> Repository:
     layout = root if isinstance(root, Layout) else detect_layout(root)
     documents: dict[str, Document] = {}
     kinds: dict[str, str] = {}
 
+    root = layout.root.resolve()
+
     def load(path: Path, kind: str) -> Document:
         shown = layout.display(path)
         doc = documents.get(shown)
         if doc is None:
-            doc = documents[shown] = load_document(path, shown)
+            doc = documents[shown] = (load_document(path, shown) if _inside(path, root)
+                                      else _outside(path, layout.root))
             kinds[shown] = kind
         return doc
 

@@ -135,6 +135,9 @@ class ExperimentSpec:
     channel: str | None = None
     status: str | None = None
     dataset_id: str | None = None
+    # upstream's enrollments_query_type: normandy | glean-event | cirrus | fenix-fallback;
+    # None reads the platform's own (normandy on desktop, glean-event elsewhere)
+    enrollments_query_type: str | None = None
 
     @property
     def last_enrollment_date(self) -> dt.date | None:

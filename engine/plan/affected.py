@@ -55,11 +55,14 @@ def experiment_infos(layout: Layout, registry: Registry | None) -> dict[str, Exp
         doc = load_document(path)
         table = doc.data.get("experiment", {})
         table = table if isinstance(table, Mapping) else {}
-        outcomes = tuple(table.get("outcomes") or ()) or (entry.outcomes if entry else ())
+        listed = table.get("outcomes")  # PR content: any type may be here
+        listed = tuple(o for o in listed if isinstance(o, str)) if isinstance(listed, (list, tuple)) else ()
+        outcomes = listed or (entry.outcomes if entry else ())
         dates, _ = experiment_dates(doc, entry)  # the dates resolution gives the spec
         infos[slug] = ExperimentInfo(
             slug=slug,
-            platform=platform_of(table.get("app_name")) or (entry.app_name if entry else None),
+            platform=(platform_of(table["app_name"]) if isinstance(table.get("app_name"), str) else None)
+            or (entry.app_name if entry else None),
             start_date=dates.start_date, end_date=dates.end_date,
             outcomes=tuple(str(o) for o in outcomes),
         )

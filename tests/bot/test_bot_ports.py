@@ -82,3 +82,16 @@ def test_nothing_published_is_skipped_and_a_failure_says_why(settings, tmp_path)
     failed = reanalyse(SLUG, config_root=_root(tmp_path, outcome=False), date=start, settings=configured)
     assert failed.status == "failed"  # the reason comes from the errors file the engine exported
     assert "unknown-outcome: outcome 'mobile_stability' does not exist" in failed.detail
+
+
+def test_engine_errors_reach_a_pr_as_kind_and_location_only():
+    from bot.engine_port import error_kind
+    leaked = "Conversion Error: Could not convert string 'client-aaaa-1111,client-bbbb-2222' to INT64"
+    record = {"experiment": SLUG, "stage": "metrics", "message": leaked, "exception_type": "BackendError",
+              "period": "weekly", "window_index": 1, "metric": "clicks"}
+    text = error_kind(record)
+    assert "client-aaaa" not in text and "Conversion" not in text
+    assert text == (f"metrics failed (BackendError: period weekly, window index 1, metric clicks); "
+                    f"the message is in errors_{SLUG}.json")
+    config = {"experiment": SLUG, "stage": "config", "message": "unknown-outcome: outcome 'x' does not exist"}
+    assert error_kind(config) == "unknown-outcome: outcome 'x' does not exist"  # config text, no data

@@ -114,7 +114,7 @@ def test_segment_window_is_a_warning_naming_its_data_source():
 
 
 @pytest.mark.parametrize("text, hint", [
-    ("[experiment]\nenrollments_query = 'SELECT 1'\n", "did you mean `enrollment_query`?"),
+    ("[experiment]\nenrollments_query = 'SELECT 1'\n", "rename it `enrollment_query`"),
     ("[metrics.m]\ndescriptionn = 'x'\n", "did you mean `description`?"),
     ("[metrics.m]\nexposure_basis = ['exposures']\n", "analysis_bases"),
     ("[experiment]\ndefault_dataset = 'x'\n", "is valid in [data_sources.<slug>]"),

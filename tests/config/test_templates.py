@@ -54,3 +54,10 @@ def test_from_expression_dataset_and_literal_brace_escapes():
 def test_sandbox_refuses_python_internals():
     with pytest.raises(TemplateError):
         render_sql("{{ experiment.__class__.__mro__ }}", CONTEXT)
+
+
+def test_a_constant_filter_folded_at_compile_time_leaves_no_budget_behind():
+    """A budget kept after a render would carry its deadline into later renders of the thread."""
+    from engine.config.resolve import template_limits
+    assert render_sql("{{ 'abc'|upper }} {{ 'q'|lower }}", CONTEXT) == "ABC q"
+    assert template_limits._BUDGET.get() is None

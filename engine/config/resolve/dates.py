@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.config.load import Document
+from engine.config.resolve.entries import table_of
 from engine.experimenter import RegistryEntry
 from engine.findings import Finding
 from engine.isodate import parse_date
@@ -30,7 +31,7 @@ class ExperimentDates:
 
 
 def _date(doc: Document, key: str, findings: list[Finding]) -> dt.date | None:
-    value: Any = doc.data.get("experiment", {}).get(key)
+    value: Any = table_of(doc.data.get("experiment")).get(key)
     if value is None:
         return None
     try:
@@ -45,7 +46,7 @@ def experiment_dates(doc: Document, entry: RegistryEntry | None) -> tuple[Experi
     findings: list[Finding] = []
     start = _date(doc, "start_date", findings) or (entry.start_date if entry else None)
     end = _date(doc, "end_date", findings) or (entry.end_date if entry else None)
-    period: Any = doc.data.get("experiment", {}).get("enrollment_period")
+    period: Any = table_of(doc.data.get("experiment")).get("enrollment_period")
     if not isinstance(period, int) or isinstance(period, bool):
         period = entry.enrollment_period if entry else None
     elif period < 1:
@@ -53,13 +54,13 @@ def experiment_dates(doc: Document, entry: RegistryEntry | None) -> tuple[Experi
                                     f"enrollment_period must be at least 1 day, not {period}"))
         period = None
     if start and end and end < start:
-        key = "end_date" if "end_date" in doc.data.get("experiment", {}) else "start_date"
+        key = "end_date" if "end_date" in table_of(doc.data.get("experiment")) else "start_date"
         findings.append(doc.finding(("experiment", key), "end-before-start",
                                     f"end date {end} is before start date {start}"))
     elif start and end and period:
         last_enrollment = start + dt.timedelta(days=period - 1)
         if last_enrollment > end:
-            key = "enrollment_period" if "enrollment_period" in doc.data.get("experiment", {}) else "end_date"
+            key = "enrollment_period" if "enrollment_period" in table_of(doc.data.get("experiment")) else "end_date"
             findings.append(doc.finding(
                 ("experiment", key), "enrollment-after-end",
                 f"enrollment ends {last_enrollment} ({period} days from {start}), after the end date {end}",

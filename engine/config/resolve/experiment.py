@@ -113,7 +113,8 @@ def _resolve(resolver: Resolver) -> Resolution:
         enrollment_query=enrollment_query, exposure_signal=exposure, sample_size=config.get("sample_size"),
         analysis_unit=view.analysis_unit, is_rollout=entry.is_rollout if entry else False,
         skip=bool(config.get("skip", False)), channel=entry.channel if entry else None,
-        status=entry.status if entry else None, dataset_id=config.get("dataset_id"))
+        status=entry.status if entry else None, dataset_id=config.get("dataset_id"),
+        enrollments_query_type=config.get("enrollments_query_type"))
     resolved = {n: m for n, m in resolver.metrics_done.items() if m is not None}
     sources = {n: s for n, s in resolver.sources_done.items() if s is not None}
     spec = AnalysisSpec(experiment, platform, MappingProxyType(periods), segments,
@@ -159,13 +160,17 @@ def _periods(resolver: Resolver, outcome_docs: list[Document]) -> dict[str, tupl
         for name, (origin, in_list) in names.items():
             resolver.checkpoint()
             known = name in metrics_table
+            start = len(resolver.findings)
             metric = resolver.metric(name) if known else None
+            line = element_line(origin.doc, origin.key, name) if in_list else origin.line
             if metric is not None and metric.statistics:
+                _check_unit(resolver, metric, origin, line)
                 metrics.append(metric)
                 continue
-            if known and metric is None:
-                continue  # the metric's own findings say why
-            line = element_line(origin.doc, origin.key, name) if in_list else origin.line
+            if known and metric is None:  # the metric's own findings say why
+                if in_list and origin.doc is resolver.doc:
+                    _rehome(resolver, start, origin, line, name)
+                continue
             if known:
                 resolver.findings.append(origin.finding(
                     "metric-without-statistics",
@@ -179,6 +184,37 @@ def _periods(resolver: Resolver, outcome_docs: list[Document]) -> dict[str, tupl
         if metrics:
             result[period] = tuple(metrics)
     return result
+
+
+def _rehome(resolver: Resolver, start: int, origin: Origin, line: int | None, name: str) -> None:
+    """Errors a listed metric met in a shared file (definitions, outcomes, defaults) move to the
+    experiment config's own listing line, naming where the definition is: the config's author
+    sees them on the line they wrote, not on a file the pull request never touched."""
+    found = resolver.findings[start:]
+    if not any(f.is_error and f.path != resolver.doc.path for f in found):
+        return
+    resolver.findings[start:] = [
+        origin.finding(f.code, f"metric {name!r} listed here does not resolve: {f.message} "
+                       f"(defined in {f.path}:{f.line})", f.hint, line=line)
+        if f.is_error and f.path != resolver.doc.path else f for f in found]
+
+
+def _check_unit(resolver: Resolver, metric: Metric, origin: Origin, line: int | None) -> None:
+    """The experiment's analysis unit must be one the data source of each of its metrics
+    supports (upstream refuses to query it otherwise)."""
+    unit, source = resolver.context.experiment.analysis_unit, metric.data_source
+    if source is None or unit in source.analysis_units:
+        return
+    key = ("experiment", "analysis_unit")
+    written = "analysis_unit" in resolver.config
+    message = (f"the experiment is analysed by {unit}, which data source {source.name!r} of metric "
+               f"{metric.name!r} does not support (its analysis_units: "
+               f"{', '.join(source.analysis_units)})")
+    hint = "use a metric whose data source supports this unit, or change analysis_unit"
+    if written:
+        resolver.findings.append(resolver.doc.finding(key, "unsupported-analysis-unit", message, hint))
+    else:
+        resolver.findings.append(origin.finding("unsupported-analysis-unit", message, hint, line=line))
 
 
 def _segments(resolver: Resolver) -> tuple[Segment, ...]:

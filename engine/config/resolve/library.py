@@ -60,6 +60,8 @@ class Resolver:
         self.config = table_of(doc.data.get("experiment"))
         self.findings: list[Finding] = []
         self.fail_fast, self.checked = fail_fast, 0
+        # with a registry entry the selected outcomes are known: no other outcome's metric leaks in
+        self.unselected_outcomes = entry is None
         self.metrics_done: dict[str, Metric | None] = {}
         self.sources_done: dict[str, DataSource | None] = {}
 
@@ -73,7 +75,7 @@ class Resolver:
 
     # -- layers ---------------------------------------------------------------------------
     def merge_layers(self, outcome_docs: list[tuple[str, Document]]) -> None:
-        definitions = self.repo.platform_library(self.platform)
+        definitions = self.repo.platform_library(self.platform, outcomes=self.unselected_outcomes)
         self.outcome_libraries = [self.repo.library(d) for _, d in outcome_docs]
         defaults = self.repo.defaults.get(self.platform)
         self.defaults_library = self.repo.library(defaults) if defaults else Library()
@@ -122,7 +124,7 @@ class Resolver:
     def template_finding(self, error: TemplateError, origin: Origin, what: str) -> None:
         start, _ = sql_syntax.fragment_start(origin)
         line = start + error.line - 1 if start is not None and error.line else origin.line
-        self.findings.append(origin.finding("template-error", f"{what}: {error.message}", line=line))
+        self.findings.append(origin.finding(error.code, f"{what}: {error.message}", line=line))
 
     def render_from(self, entry: Entry, what: str, dataset: str | None) -> str | None:
         text = entry.get("from_expression")
@@ -169,9 +171,9 @@ class Resolver:
         if (name in self.touched_metrics or "dataset_id" in self.config
                 or any(fnmatch.fnmatchcase(name, p) for p in self.wildcards)):
             return None
-        key = (self.platform, name)
+        key = (self.platform, name, self.unselected_outcomes)
         if key not in self.repo.shared_metrics:
-            base = base_resolver(self.repo, self.platform)
+            base = base_resolver(self.repo, self.platform, self.unselected_outcomes)
             entry = base.library.metrics[name]
             template = entry.get("select_expression")
             source_name = entry.get("data_source")
@@ -235,15 +237,33 @@ class Resolver:
             analysis_units=tuple(UNITS.get(u, u) for u in entry.get("analysis_units", UNITS)),
             source=fragment_source(entry, "select_expression"))
         self.metrics_done[name] = metric
+        self._check_units(entry, metric)
         return metric
+
+    def _check_units(self, entry: Entry, metric: Metric) -> None:
+        """Every analysis unit a metric declares must be one its data source supports."""
+        source = metric.data_source
+        if "analysis_units" not in entry.fields:  # the default (every unit) claims nothing
+            return
+        missing = [u for u in metric.analysis_units if source and u not in source.analysis_units]
+        if missing:
+            origin = entry.origin_of("analysis_units") if "analysis_units" in entry.fields else \
+                entry.origin_of("data_source")
+            self.findings.append(origin.finding(
+                "unsupported-analysis-unit",
+                f"metric {metric.name!r} is analysed by {', '.join(missing)}, which its data source "
+                f"{source.name!r} does not support (its analysis_units: "
+                f"{', '.join(source.analysis_units)})",
+                "add the unit to the data source's analysis_units, or use another data source"))
 
 
 BASE_DOC = Document("<platform defaults>", "", MappingProxyType({}), MappingProxyType({}))
 
 
-def base_resolver(repo: Repository, platform: str) -> Resolver:
+def base_resolver(repo: Repository, platform: str, unselected_outcomes: bool = True) -> Resolver:
     """A fresh resolver of an empty experiment: resolves metrics only shared layers define."""
     resolver = Resolver(BASE_DOC, repo, None, platform)
+    resolver.unselected_outcomes = unselected_outcomes
     resolver.merge_layers([])
     view = experiment_view(resolver, experiment_dates(BASE_DOC, None)[0], (), None)
     resolver.context = TemplateContext(view, repo.template_functions(), {})

@@ -17,8 +17,16 @@ from typing import Any, Callable, Mapping
 
 import jinja2
 import sqlglot
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlglot import exp
+
+from engine.config.resolve.sql_syntax import limit_error
+from engine.config.resolve.template_limits import (
+    BoundedEnvironment,
+    TemplateLimit,
+    bound_loops,
+    check_nesting,
+    render_bounded,
+)
 
 # Column holding each client's branch in the metric queries (enrollments aliased `e`).
 BRANCH_COLUMN = ("e", "branch")
@@ -27,17 +35,39 @@ _SENTINEL_RE = re.compile(r"__jetstream_param_(\w+?)__")
 _SELECT_EXPR_RE = re.compile(r"\{select_expr\}")
 _SOURCE_TOKEN_RE = re.compile(r"\{\{\s*experiment\.(\w+)\s*\}\}|\{\{|\}\}|\{dataset\}")
 
-_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
-                                     keep_trailing_newline=True)
 
 
 class TemplateError(Exception):
-    """A template that does not render; `line` is 1-based within the template text."""
+    """A template that does not render; `line` is 1-based within the template text; `code` is
+    the finding's code (`template-limit` when a bound of the sandbox tripped)."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, code: str = "template-error") -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        self.code = code
+
+
+class _Parameters(dict):
+    """The `parameters` of a template (a dict Jinja reads as `parameters.<name>`)."""
+
+
+class _Undefined(jinja2.StrictUndefined):
+    """Undefined names say what is defined instead of Jinja's internals ('dict object' ...)."""
+
+    @property
+    def _undefined_message(self) -> str:
+        owner, name = self._undefined_obj, self._undefined_name
+        if isinstance(owner, _Parameters):
+            defined = ", ".join(sorted(owner)) or "none"
+            return f"parameter {name!r} is not defined (defined parameters: {defined})"
+        if isinstance(owner, ExperimentView):
+            return (f"experiment has no field {name!r} (fields: "
+                    f"{', '.join(sorted(EXPERIMENT_FIELDS))})")
+        return super()._undefined_message
+
+
+_ENV = BoundedEnvironment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
 
 
 @dataclass(frozen=True)
@@ -88,8 +118,9 @@ class TemplateContext:
 
     def jinja_globals(self) -> dict[str, Any]:
         names: dict[str, Any] = {name: _function(defn) for name, defn in self.functions.items()}
-        names["parameters"] = {name: (_SENTINEL.format(name) if isinstance(v, BranchValues) else v)
-                               for name, v in self.parameters.items()}
+        names["parameters"] = _Parameters({
+            name: (_SENTINEL.format(name) if isinstance(v, BranchValues) else v)
+            for name, v in self.parameters.items()})
         names["experiment"] = self.experiment
         return names
 
@@ -102,7 +133,12 @@ def _function(definition: str) -> Callable[[str], str]:
 
 @functools.lru_cache(maxsize=8192)
 def _compile(template: str) -> jinja2.Template:
-    return _ENV.from_string(template)
+    """Nesting checked on the tokens, loops bounded, then compiled (TemplateLimit if too big)."""
+    check_nesting(_ENV, template)
+    try:
+        return _ENV.from_string(bound_loops(_ENV.parse(template)))
+    except (RecursionError, MemoryError) as error:
+        raise TemplateLimit(f"the template exhausts the compiler ({type(error).__name__})") from None
 
 
 def render_sql(template: str, context: TemplateContext) -> str:
@@ -110,13 +146,15 @@ def render_sql(template: str, context: TemplateContext) -> str:
     if "{" not in template:
         return template
     try:
-        rendered = _compile(template).render(**context.jinja_globals())
+        rendered = render_bounded(_compile(template), context.jinja_globals())
+    except TemplateLimit as error:
+        raise TemplateError(f"template exceeds a limit: {error}", code="template-limit") from None
     except jinja2.TemplateSyntaxError as error:
         raise TemplateError(f"template syntax error: {error.message}", error.lineno) from None
     except jinja2.UndefinedError as error:
         raise TemplateError(f"template refers to something undefined: {error.message}") from None
-    except (jinja2.TemplateError, TypeError, ValueError, AttributeError) as error:
-        raise TemplateError(f"template does not render: {error}") from None
+    except Exception as error:  # noqa: BLE001 - hostile content: any failure is a finding
+        raise TemplateError(f"template does not render: {type(error).__name__}: {error}") from None
     if _SENTINEL_RE.search(rendered):
         rendered = _substitute_branch_values(rendered, context)
     return rendered
@@ -128,7 +166,8 @@ def render_source(text: str, experiment: ExperimentView, dataset: str | None) ->
     def replace(match: re.Match[str]) -> str:
         token = match.group(0)
         if match.group(1):
-            value = getattr(experiment, match.group(1), _MISSING)
+            field = match.group(1)
+            value = getattr(experiment, field, _MISSING) if field in EXPERIMENT_FIELDS else _MISSING
             if value is _MISSING:
                 raise TemplateError(f"experiment has no field {match.group(1)!r}",
                                     text[: match.start()].count("\n") + 1)
@@ -143,6 +182,8 @@ def render_source(text: str, experiment: ExperimentView, dataset: str | None) ->
 
 
 _MISSING = object()
+EXPERIMENT_FIELDS = frozenset({*ExperimentView.__dataclass_fields__, "start_date_str", "end_date_str",
+                               "last_enrollment_date", "last_enrollment_date_str"})
 
 
 def _branch_case(values: Mapping[str, Any], value_of: Callable[[Any], exp.Expression]) -> exp.Case:
@@ -163,9 +204,11 @@ def _literal(value: Any) -> exp.Expression:
 
 def _substitute_branch_values(rendered: str, context: TemplateContext) -> str:
     """Replace per-branch parameter placeholders by CASE expressions in the syntax tree."""
+    if limit_error(rendered) is not None:
+        return rendered  # the SQL check reports it
     try:
         tree = sqlglot.parse_one(rendered, read="bigquery")
-    except sqlglot.errors.SqlglotError:
+    except (sqlglot.errors.SqlglotError, RecursionError):
         return rendered  # the SQL check reports the syntax error
     per_branch = {n: v for n, v in context.parameters.items() if isinstance(v, BranchValues)}
 

@@ -7,7 +7,8 @@ plug-in registries, so there is no second hand-kept list.
 Every table is closed (`additionalProperties: false`) except maps keyed by user slugs. Two
 annotation keywords, ignored by editors, steer `engine.config.schema.structure`:
 `x-unknown` (code and severity of an unknown key in that table; default: warning `unknown-key`,
-because upstream silently ignores such keys) and `x-code` (code for a bad value at that node).
+because upstream silently ignores such keys; `typo`: the severity of a close misspelling of a
+known key there) and `x-code` (code for a bad value at that node).
 """
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ EXPOSURE_WINDOW_LIMITS = (
 JOIN_RELATIONSHIPS = ("one_to_one", "one_to_many", "many_to_one", "many_to_many")
 
 _ERROR_UNKNOWN = {"code": "unknown-parameter", "severity": "error"}
+# Where a misspelled key silently drops a setting that changes the analysis (`segmnets`,
+# `reference_brach`, `[metric]`, `[experimnet]`), a close misspelling is an error; other unknown
+# keys there, and known harmless misplacements, stay warnings.
+_TYPO_IS_ERROR = {"typo": "error"}
+# How enrollments are read (upstream's enrollments_query_type; `enrollment_query` overrides it)
+ENROLLMENTS_QUERY_TYPES = ("normandy", "glean-event", "cirrus", "fenix-fallback")
 
 Schema = dict[str, Any]
 
@@ -221,12 +228,15 @@ def _experiment_section() -> Schema:
         "dataset_id": _str(),
         "sample_size": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
         "analysis_unit": {"type": "string", "enum": list(ANALYSIS_UNITS)},
+        "enrollments_query_type": {"type": "string", "enum": list(ENROLLMENTS_QUERY_TYPES),
+                                   "description": "Enrollment events to read (default: the "
+                                                  "platform's: normandy on desktop, else glean-event)"},
         "exposure_signal": _table("[experiment.exposure_signal]", {
             "name": _str(), "data_source": _str(), "select_expression": _str(),
             "friendly_name": _str(), "description": _str(),
             "window_start": _window_limit(), "window_end": _window_limit(),
         }, required=("name", "data_source", "select_expression", "friendly_name", "description")),
-    })
+    }, unknown=_TYPO_IS_ERROR)
 
 
 def _metrics_section(with_periods: bool) -> Schema:
@@ -249,8 +259,8 @@ def _defs() -> dict[str, Schema]:
 
 
 def _document(kind: str, title: str, properties: dict[str, Schema],
-              required: tuple[str, ...] = ()) -> Schema:
-    body = _table(title, properties, required)
+              required: tuple[str, ...] = (), unknown: dict[str, str] | None = None) -> Schema:
+    body = _table(title, properties, required, unknown)
     return {"$schema": SCHEMA_DRAFT, "$id": f"{SCHEMA_BASE_URL}{kind}.json", **body,
             "$defs": _defs()}
 
@@ -272,7 +282,7 @@ def build_schema(kind: str) -> Schema:
         return _document(kind, "experiment config", {
             "experiment": _experiment_section(), "metrics": _metrics_section(True),
             "data_sources": _data_sources(False), "segments": _segments(),
-            "parameters": _parameters()})
+            "parameters": _parameters()}, unknown=_TYPO_IS_ERROR)
     if kind == "outcome":
         return _document(kind, "outcome", {
             "friendly_name": _str(), "description": _str(),

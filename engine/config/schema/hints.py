@@ -40,8 +40,9 @@ KNOWN_MISPLACEMENTS: dict[tuple[str, str], str] = {
     ("[experiment]", "enrollment_end_date"):
         "the enrollment end comes from the experiment registry; "
         "set `enrollment_period` (days) to override it",
-    ("[experiment]", "enrollments_query_type"):
-        "there is no query type setting; write the query in `enrollment_query`",
+    ("[experiment]", "enrollments_query"):
+        "upstream ignores `enrollments_query` and reads the default enrollments; rename it "
+        "`enrollment_query` to use this query",
     ("[experiment]", "exposure_query_type"):
         "there is no query type setting; describe exposures in [experiment.exposure_signal]",
 }
@@ -83,6 +84,14 @@ def _all_kinds_index() -> dict[str, list[str]]:
     from engine.config.schema.build import KINDS, cached_schema
 
     return tables_by_key(cached_schema(kind) for kind in KINDS)
+
+
+def typo_of(key: str, table_title: str, known: Iterable[str]) -> str | None:
+    """The known key `key` misspells (not a known misplacement, which has its own hint)."""
+    if (table_title, key) in KNOWN_MISPLACEMENTS:
+        return None
+    match = close_match(key, list(known))
+    return match if match and match != key else None
 
 
 def unknown_key_hint(key: str, table_title: str, known: Iterable[str]) -> str | None:

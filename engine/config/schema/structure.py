@@ -20,7 +20,7 @@ from jsonschema.exceptions import ValidationError
 from engine.config.load import Document, thaw
 from engine.config.schema.build import KINDS, PERIOD_KEYS, cached_schema
 from engine.config.schema.fast import Check, compile_check
-from engine.config.schema.hints import close_match, unknown_key_hint
+from engine.config.schema.hints import close_match, typo_of, unknown_key_hint
 from engine.findings import Finding, Severity
 
 
@@ -89,6 +89,7 @@ def _unknown_keys(doc: Document, path: tuple, schema: dict, instance: Any) -> It
     severity = Severity(unknown.get("severity", Severity.WARNING.value))
     title = schema.get("title", "")
     where = f"[{_display(path)}]" if path else "the top level"
+    typo_severity = unknown.get("typo")
     for key in instance:
         if key in known:
             continue
@@ -98,6 +99,10 @@ def _unknown_keys(doc: Document, path: tuple, schema: dict, instance: Any) -> It
             hint = unknown_key_hint(key, title, known)
             if hint and isinstance(instance.get("data_source"), str):
                 hint = hint.replace("<ds>", instance["data_source"])
+            if typo_severity and typo_of(key, title, known):  # the setting it names is dropped
+                message = f"unknown key `{key}` in {where}: its setting would be silently dropped"
+                yield _at_key(doc, key_path, Severity(typo_severity), code, message, hint)
+                continue
         else:
             noun = code.removeprefix("unknown-").replace("-", " ")
             message = f"unknown {noun} `{key}` in {where}"
