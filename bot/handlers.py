@@ -128,7 +128,9 @@ def validate(job: Job, queue: JobQueue, ctx: BotContext) -> dict[str, Any]:
             plan, layout, registry = _plan(root, config_changes, ctx)
         except LayoutError as error:
             plan, registry = [], None
-            findings = [Finding(".", None, None, Severity.ERROR, "layout", str(error))]
+            # the message names the materialised tree: say "the repository", never a server path
+            findings = [Finding(".", None, None, Severity.ERROR, "layout",
+                                str(error).replace(str(root), "the repository"))]
         else:
             paths = {root / c.path for c in config_changes if c.status != "removed"}
             paths |= {p for p in layout.experiment_paths() if p.stem in {a.slug for a in plan}}
