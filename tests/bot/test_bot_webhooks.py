@@ -141,3 +141,14 @@ def test_rerequested_check_run_revalidates(fake_github, bot):
     first, second = repo.check_run("jetstream/validate", head)
     assert first["history"].count("completed") == second["history"].count("completed") == 1
     assert first["external_id"] != second["external_id"]
+
+
+def test_a_tree_without_a_layout_gets_a_finding_without_server_paths(fake_github, bot):
+    repo, base = seed_repo(fake_github, REPO, ["alpha"])
+    head = repo.commit({"README.md": "everything else deleted\n"}, "wipe")  # no parent: a bare tree
+    repo.pulls[6] = FakePull(6, base, head)
+    bot.deliver("pull_request", payloads.pull_request("opened", REPO, 6, head, base))
+    bot.work()
+    [comment] = [c for c in repo.comments if MARKER in c["body"]]
+    assert "layout" in comment["body"] and "the repository has neither" in comment["body"]
+    assert "/tmp" not in comment["body"] and "jetstream-pr-" not in comment["body"]
