@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+from engine.results.export import gcs_location
 from engine.results.store import ExportIndex
 
 
@@ -27,9 +28,7 @@ class GcsResults(ExportIndex):
     object is downloaded again only when its generation changed."""
 
     def __init__(self, url: str, client: Any = None) -> None:
-        bucket, _, prefix = url[len("gs://"):].partition("/")
-        if not bucket:
-            raise ValueError(f"no bucket in {url!r}")
+        bucket, prefix = gcs_location(url)
         super().__init__(Path("/nonexistent"))  # never read: every file access is overridden
         if client is None:
             from google.cloud import storage

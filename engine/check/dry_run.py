@@ -104,10 +104,6 @@ class DryRun:
     findings: tuple[Finding, ...]
     bill: Bill | None = None
 
-    @property
-    def bytes_estimate(self) -> int | None:
-        return self.bill.total if self.bill is not None else None
-
 
 def dry_run(spec: AnalysisSpec, doc: Document, backend: Backend, date: dt.date | None = None,
             warn_bytes: int = DEFAULT_WARNING_BYTES) -> DryRun:

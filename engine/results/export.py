@@ -72,14 +72,19 @@ class GcsSink:
         return f"gs://{self.bucket.name}/{key}"
 
 
+def gcs_location(url: str) -> tuple[str, str]:
+    """(bucket, prefix) of `gs://bucket/prefix`; ValueError without a bucket."""
+    bucket, _, prefix = url[len("gs://"):].partition("/")
+    if not bucket:
+        raise ValueError(f"no bucket in {url!r}")
+    return bucket, prefix
+
+
 def open_sink(target: str | os.PathLike[str], client: Any = None) -> Sink:
     """A sink for a directory path or a `gs://bucket/prefix` URL."""
     text = os.fspath(target)
     if text.startswith("gs://"):
-        bucket, _, prefix = text[len("gs://"):].partition("/")
-        if not bucket:
-            raise ValueError(f"no bucket in {text!r}")
-        return GcsSink(bucket, prefix, client=client)
+        return GcsSink(*gcs_location(text), client=client)
     return DirectorySink(text)
 
 
