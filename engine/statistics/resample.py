@@ -50,11 +50,18 @@ class Cells:
 def mean_replicates(columns: np.ndarray, num_samples: int, rng: np.random.Generator,
                     *, exact: bool = False) -> np.ndarray:
     """(num_samples, d) Bayesian-bootstrap replicates of the column means of `columns` (n, d)."""
-    cells = _cells(np.asarray(columns, dtype=float).reshape(len(columns), -1), exact)
-    return _draw(cells, num_samples, rng)
+    cells = cells_of(np.asarray(columns, dtype=float).reshape(len(columns), -1), exact)
+    return draw(cells, num_samples, rng)
 
 
-def _cells(x: np.ndarray, exact: bool) -> Cells:
+def bin_count(spread: int, n: int) -> int:
+    """Bins for the `spread` of `n` clients that are not atoms: N_BINS in proportion, rounded
+    half up, at least one (integer arithmetic, so the warehouse computes the same number)."""
+    return max(1, (2 * N_BINS * spread + n) // (2 * n))
+
+
+def cells_of(x: np.ndarray, exact: bool) -> Cells:
+    """The cells of one branch's rows x (n, d): histogram levels or atoms plus bins."""
     n, d = x.shape
     s = np.sort(x, axis=0) if d == 1 else x[np.lexsort(x.T[::-1])]
     change = np.any(s[1:] != s[:-1], axis=1)
@@ -73,7 +80,7 @@ def _cells(x: np.ndarray, exact: bool) -> Cells:
     spread = s[keep]
     del s, keep
     if len(spread):
-        cells.append(_bins(spread, max(1, round(N_BINS * len(spread) / n))))
+        cells.append(_bins(spread, bin_count(len(spread), n)))
     return Cells(*(np.concatenate(parts) for parts in zip(
         *((c.counts, c.means, c.cov) for c in cells))))
 
@@ -92,7 +99,7 @@ def _atoms(s: np.ndarray, size: int) -> list[tuple[int, int]]:
 def _bins(s: np.ndarray, n_bins: int) -> Cells:
     """Equal-count bins of the sorted rows `s`: count, mean and within-bin covariance."""
     n, d = s.shape
-    edges = np.unique(np.linspace(0, n, n_bins + 1).astype(np.int64))
+    edges = np.unique(np.arange(n_bins + 1, dtype=np.int64) * n // n_bins)
     counts = np.diff(edges)
     starts = edges[:-1]
     means = np.add.reduceat(s, starts, axis=0) / counts[:, None]
@@ -135,7 +142,7 @@ def _within(cov: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.einsum("rij,rj->ir", chol, rng.standard_normal((rows, d)))
 
 
-def _draw(cells: Cells, num_samples: int, rng: np.random.Generator) -> np.ndarray:
+def draw(cells: Cells, num_samples: int, rng: np.random.Generator) -> np.ndarray:
     """Replicates in chunks; weights are laid out cell-major so that each kind of draw fills
     a contiguous block of one reused buffer in place."""
     k, d = cells.means.shape
