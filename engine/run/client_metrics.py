@@ -14,8 +14,8 @@ whose results are missing (a missed day); the others keep their results. Pre-enr
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Callable, Collection
 
 from sqlglot import exp
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from concurrent.futures import Executor
+from concurrent.futures import BrokenExecutor, Executor
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from functools import partial
+from typing import Any
 
-import pandas as pd
 from sqlglot import exp
 
 from engine.backends.base import Backend
@@ -32,8 +33,17 @@ from engine.results.metadata import (
 )
 from engine.results.tables import read_period_frame, window_tables, write_windows
 from engine.run.client_metrics import ClientMetricsTable, compute_client_metrics
-from engine.run.statistics import WindowInput, window_statistics
+from engine.run.statistics import (
+    WindowInput,
+    covariate_column,
+    covariates_wanted,
+    window_statistics,
+)
+from engine.run.warehouse_source import WarehouseSource
+from engine.sql.metrics import window_relation
+from engine.statistics.drive import SourceBroken, in_process
 from engine.statistics.records import StatisticRecord
+from engine.statistics.resample import replicates
 from engine.statistics.srm import srm_test
 
 Progress = Callable[[float, str], None]  # (fraction of this experiment done, what is running)
@@ -118,43 +128,49 @@ class _Run:
         self.errors.append(ErrorRecord.from_exception(
             error, experiment=self.slug, analysis_date=self.date.isoformat(), stage=stage, **where))
 
-    def _inputs(self, tables: list[ClientMetricsTable]) -> list[WindowInput]:
-        """Every table's frame and what it stands for; pre-enrollment (enrollments basis)
-        frames double as the covariates of every window."""
+    def _inputs(self, tables: list[ClientMetricsTable]
+                ) -> list[tuple[WindowInput, exp.Query]]:
+        """Every new window table with its rows' relation; pre-enrollment tables (enrollments
+        basis) are joined in as the covariates of every window that asks for them."""
         experiment = self.spec.experiment
         branches = tuple(b.slug for b in experiment.branches)
-        covariates: dict[str, pd.DataFrame] = {}  # period -> frame; a covariate fits any basis
-        read: list[tuple[ClientMetricsTable, pd.DataFrame]] = []
+        pre = {t.period: t for t in tables
+               if t.window.is_preenrollment and t.basis == "enrollments"}
+        inputs = []
         for table in tables:
-            try:
-                frame = self.backend.query(table.rows_query())
-            except Exception as error:  # noqa: BLE001 - recorded, other tables go on
-                self.error("statistics", error, period=table.period,
-                           window_index=table.window.number, analysis_basis=table.basis)
+            if table.carried:
                 continue
-            if table.window.is_preenrollment and table.basis == "enrollments":
-                covariates[table.period] = frame
-            if not table.carried:
-                read.append((table, frame))
-        return [WindowInput(
-            self.slug, self.date.isoformat(), table.period, table.window.number,
-            table.window.length, table.basis, frame, _table_metrics(self.spec, table),
-            table.segments, experiment.reference_branch or branches[0], branches, covariates)
-            for table, frame in read]
+            metrics = _table_metrics(self.spec, table)
+            joined = [(covariate_column(metric, period), pre[period].window, metric)
+                      for metric, period in sorted(covariates_wanted(metrics))
+                      if period in pre and metric in pre[period].metrics]
+            relation = window_relation(table.table, table.window, table.basis, joined)
+            columns = frozenset((*table.metrics, *table.segments, *(a for a, _, _ in joined)))
+            inputs.append((WindowInput(
+                self.slug, self.date.isoformat(), table.period, table.window.number,
+                table.window.length, table.basis, metrics, table.segments,
+                experiment.reference_branch or branches[0], branches, columns), relation))
+        return inputs
 
     def statistics(self, tables: list[ClientMetricsTable], executor: Executor | None = None
                    ) -> dict[tuple[str, int], list] | None:
         """Records per (period, window number), None if the statistics step itself broke (a
-        worker died); tables run in `executor` when given."""
+        worker died); replicate draws run in `executor` when given."""
+        local = in_process if executor is None else partial(_in_pool, executor)
         windows: dict[tuple[str, int], list[StatisticRecord]] = {
             (t.period, t.window.number): [] for t in tables if not t.carried}
         inputs = self._inputs(tables)
-        results = (_in_parallel(executor, inputs) if executor is not None
-                   else map(window_statistics, inputs))
         try:
-            for done, (item, (records, errors)) in enumerate(zip(inputs, results), start=1):
+            for done, (item, relation) in enumerate(inputs, start=1):
                 self.progress(0.5 + 0.4 * done / len(inputs), f"statistics {item.period} "
                               f"{item.window_index} {item.basis}")
+                try:
+                    source = WarehouseSource(self.backend, relation)
+                except Exception as error:  # noqa: BLE001 - recorded, other tables go on
+                    self.error("statistics", error, period=item.period,
+                               window_index=item.window_index, analysis_basis=item.basis)
+                    continue
+                records, errors = window_statistics(item, source.evaluate, local)
                 windows[(item.period, item.window_index)] += records
                 self.errors += errors
         except Exception as error:  # noqa: BLE001 - e.g. a worker process died
@@ -180,14 +196,13 @@ class _Run:
         return counts, {b: _json_safe(t) for b, t in tests.items()}
 
 
-def _in_parallel(executor: Executor, inputs: list[WindowInput]) -> Iterator[tuple[list, list]]:
-    """window_statistics of every input, yielded in input order; the costliest tables are
-    submitted first so no large one is left running alone at the end."""
-    by_cost = sorted(range(len(inputs)), key=lambda i: -len(inputs[i].frame)
-                     * sum(len(m.statistics) for m in inputs[i].metrics))
-    futures = {i: executor.submit(window_statistics, inputs[i]) for i in by_cost}
-    for i in range(len(inputs)):
-        yield futures[i].result()
+def _in_pool(executor: Executor, requests: list) -> list:
+    """Local requests (replicate draws) spread over the worker processes."""
+    chunk = max(1, len(requests) // (4 * (getattr(executor, "_max_workers", 1) or 1)))
+    try:
+        return list(executor.map(replicates, requests, chunksize=chunk))
+    except BrokenExecutor as error:
+        raise SourceBroken(str(error)) from error
 
 
 def _json_safe(value: Any) -> Any:
@@ -205,8 +220,8 @@ def analyse_experiment(spec: AnalysisSpec, backend: Backend, date: dt.date, sink
                        executor: Executor | None = None, recompute: bool = True
                        ) -> ExperimentOutcome:
     """Analyse one experiment for `date`; never raises for a failure of the experiment.
-    With an `executor` (engine.run.pool), window tables' statistics run in parallel; `context`
-    adds the display name, outcomes and default metrics to the metadata. Without `recompute`
+    With an `executor` (engine.run.pool), replicate draws run in its worker processes while
+    the warehouse computes the summaries; `context` adds the display name, outcomes and default metrics to the metadata. Without `recompute`
     (the daily run), only windows that became ready on `date` or have no results yet are
     computed; the others keep their results."""
     slug = spec.experiment.slug

@@ -1,7 +1,7 @@
-"""Worker processes for the statistics of per-client tables (pure, CPU-bound, independent).
+"""Worker processes for the replicate draws of the statistics (pure, CPU-bound, independent).
 
-Each window table's statistics are seeded by what they compute, so running them in parallel
-gives the same records as running them one after another. Workers come from a forkserver (a
+Each draw is seeded by what it computes, so running them in parallel gives the same records
+as running them one after another. Workers come from a forkserver (a
 clean process started once, with the statistics modules preloaded), never forked from a parent
 that holds a DuckDB connection.
 """
@@ -10,16 +10,17 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from multiprocessing import forkserver
 from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from engine.run.tether import die_with_parent
 
 # the tether first: the forkserver dies with the analysis even while it imports the rest
-_PRELOAD = ["engine.run.forkserver_tether", "engine.run.statistics"]
+_PRELOAD = ["engine.run.forkserver_tether", "engine.statistics.resample"]
 # One BLAS thread per worker: the workers already use every core, and a multi-threaded BLAS
 # in each of them oversubscribes the machine (measured slower than one worker).
 _ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -1,28 +1,53 @@
-"""Statistics of one per-client window table: every metric x statistic x segment, with errors.
+"""Statistics of one window table: every metric x statistic x segment, with errors.
 
-Pure over a frame (one row per client: branch, one column per metric, one boolean column per
-segment). A failing statistic becomes an `ErrorRecord` and the others go on.
+Every statistic is a generator of summary requests (engine.statistics.summaries); they run
+together in lock-step (engine.statistics.drive), so each round is a few warehouse queries over
+the window's rows, whatever the number of metrics. Client rows never reach this process. A
+failing statistic becomes an `ErrorRecord` and the others go on.
 """
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Any, Mapping
-
-import pandas as pd
+from typing import Any
 
 from engine.config.spec import Metric, StatisticSpec
 from engine.plan.analysis_plan import ALL_SEGMENT
 from engine.results.metadata import ErrorRecord
-from engine.statistics import StatisticRecord, compute
-from engine.statistics.linear_model import COVARIATE_SUFFIX
+from engine.statistics.api import merged_params, statistic
+from engine.statistics.context import COVARIATE_SUFFIX, Context
+from engine.statistics.drive import Evaluate, drive, in_process
 from engine.statistics.multiple import adjust
-from engine.statistics.pretreatments.apply import apply as apply_pretreatments
+from engine.statistics.pretreatments.apply import treat
+from engine.statistics.records import Labels, StatisticRecord
+from engine.statistics.summaries import Column, RowSet, Statistic
+
+# Config spellings of the covariate period (the statistic's declaration) -> our period names.
+COVARIATE_PERIODS = {"preenrollment_week": "preenrollment_weekly",
+                     "preenrollment_days28": "preenrollment_days28"}
+
+
+def covariate_column(metric: str, period: str) -> str:
+    """The joined column holding `metric`'s value in pre-enrollment `period`."""
+    return f"{metric}{COVARIATE_SUFFIX}_{period}"
+
+
+def covariates_wanted(metrics: tuple[Metric, ...]) -> set[tuple[str, str]]:
+    """(metric, pre-enrollment period) of every covariate adjustment the metrics ask for."""
+    wanted = set()
+    for metric in metrics:
+        for spec in metric.statistics:
+            adjustment = spec.params.get("covariate_adjustment") or {}
+            if spec.name == "linear_model_mean" and adjustment.get("period"):
+                wanted.add((metric.name, COVARIATE_PERIODS.get(adjustment["period"],
+                                                               adjustment["period"])))
+    return wanted
 
 
 @dataclass(frozen=True)
 class WindowInput:
-    """One per-client table's frame and what it stands for."""
+    """One window table and what it stands for; `columns` are those its rows have (metric,
+    segment and joined covariate columns)."""
 
     slug: str
     analysis_date: str
@@ -30,12 +55,11 @@ class WindowInput:
     window_index: int  # 1-based window number
     window_days: int
     basis: str
-    frame: pd.DataFrame
     metrics: tuple[Metric, ...]
     segments: tuple[str, ...]  # configured segments (boolean columns); "all" is implicit
     reference_branch: str
     branches: tuple[str, ...]
-    covariates: Mapping[str, pd.DataFrame] | None = None  # pre-enrollment period -> frame
+    columns: frozenset[str]
 
 
 def seed_for(*parts: str) -> int:
@@ -43,84 +67,66 @@ def seed_for(*parts: str) -> int:
     return zlib.crc32("/".join(parts).encode("utf-8"))
 
 
-def _columns(metric: Metric, statistic: StatisticSpec) -> list[str]:
-    if statistic.name == "population_ratio":
-        return [str(statistic.params["numerator"]), str(statistic.params["denominator"])]
+def _columns(metric: Metric, spec: StatisticSpec) -> list[str]:
+    if spec.name == "population_ratio":
+        return [str(spec.params["numerator"]), str(spec.params["denominator"])]
     return [metric.name]
 
 
-# Config spellings of the covariate period (the statistic's declaration) -> our period names.
-_COVARIATE_PERIODS = {"preenrollment_week": "preenrollment_weekly"}
-
-
-class MissingCovariate(ValueError):
-    """The pre-enrollment values are not computed (their period is not configured)."""
-
-
-def _with_covariate(data: pd.DataFrame, frame: pd.DataFrame, metric: str,
-                    statistic: StatisticSpec, covariates: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    adjustment = statistic.params.get("covariate_adjustment")
-    if statistic.name != "linear_model_mean" or not adjustment:
-        return data
-    period = _COVARIATE_PERIODS.get(adjustment["period"], adjustment["period"])
-    pre = covariates.get(period)
-    if pre is None or metric not in pre.columns:
-        raise MissingCovariate(f"no {period} values of {metric}: computed without the "
-                               "covariate adjustment (configure the metric for that period)")
-    values = pre.set_index("client_id")[metric]
-    data = data.copy()
-    data[metric + COVARIATE_SUFFIX] = frame.loc[data.index, "client_id"].map(values).to_numpy()
-    return data
-
-
-def _one(item: WindowInput, segment: str, rows: pd.DataFrame, metric: Metric,
-         statistic: StatisticSpec, warnings: list[ErrorRecord]) -> list[StatisticRecord]:
-    columns = _columns(metric, statistic)
-    missing = [c for c in columns if c not in rows.columns]
+def _one(item: WindowInput, segment: str, metric: Metric, spec: StatisticSpec,
+         warnings: list[ErrorRecord]) -> Statistic:
+    """One statistic of one metric and segment, pre-treatments first."""
+    missing = [c for c in _columns(metric, spec) if c not in item.columns]
     if missing:
         raise ValueError(f"per-client table has no column {', '.join(missing)}")
-    data = rows[["branch", *columns]]
-    if statistic.pre_treatments:
-        data = apply_pretreatments(data, statistic.pre_treatments, item.window_days,
-                                   columns=columns)
-    params = dict(statistic.params)
-    try:
-        data = _with_covariate(data, rows, metric.name, statistic, item.covariates or {})
-    except MissingCovariate as missing:
-        params.pop("covariate_adjustment")
-        warnings.append(_error(item, missing, segment=segment, metric=metric.name,
-                               statistic=statistic.name, log_level="WARNING"))
-    return compute(statistic.name, data, metric.name, item.reference_branch, params,
-                   seed=seed_for(item.slug, metric.name, statistic.name, segment, item.basis,
-                                 item.period, str(item.window_index)),
-                   segment=segment, analysis_basis=item.basis,
-                   window_index=str(item.window_index), branches=item.branches,
-                   analysis_period_days=item.window_days)
+    params = merged_params(spec.name, spec.params)
+    rows, treated = RowSet(segment), {}
+    if spec.pre_treatments:
+        rows, treated = yield from treat(rows, _columns(metric, spec), spec.pre_treatments,
+                                         item.window_days)
+    covariate = None
+    adjustment = params.get("covariate_adjustment")
+    if spec.name == "linear_model_mean" and adjustment:
+        period = COVARIATE_PERIODS.get(adjustment["period"], adjustment["period"])
+        name = covariate_column(metric.name, period)
+        if name in item.columns:
+            covariate = Column(name)
+        else:
+            params.pop("covariate_adjustment")
+            warnings.append(_error(item, ValueError(
+                f"no {period} values of {metric.name}: computed without the covariate "
+                "adjustment (configure the metric for that period)"), segment=segment,
+                metric=metric.name, statistic=spec.name, log_level="WARNING"))
+    ctx = Context(metric=metric.name, reference_branch=item.reference_branch,
+                  labels=Labels(metric.name, spec.name, segment, item.basis,
+                                str(item.window_index)),
+                  branches=item.branches, rows=rows, columns=treated, params=params,
+                  seed=seed_for(item.slug, metric.name, spec.name, segment, item.basis,
+                                item.period, str(item.window_index)),
+                  analysis_period_days=item.window_days, covariate=covariate)
+    return (yield from statistic(spec.name, ctx))
 
 
-def segment_rows(frame: pd.DataFrame, segment: str) -> pd.DataFrame:
-    if segment == ALL_SEGMENT:
-        return frame
-    return frame[frame[segment].fillna(False).astype(bool)]
-
-
-def window_statistics(item: WindowInput) -> tuple[list[StatisticRecord], list[ErrorRecord]]:
-    """All records of one window table, p-values adjusted (Holm and BH) across its metrics."""
-    records: list[StatisticRecord] = []
+def window_statistics(item: WindowInput, evaluate: Evaluate, local: Evaluate = in_process
+                      ) -> tuple[list[StatisticRecord], list[ErrorRecord]]:
+    """All records of one window table, p-values adjusted (Holm and BH) across its metrics;
+    `evaluate` answers summary requests over the window's rows, `local` the replicate draws."""
     errors: list[ErrorRecord] = []
+    jobs: list[tuple[dict[str, Any], Statistic]] = []
     for segment in (ALL_SEGMENT, *item.segments):
-        try:
-            rows = segment_rows(item.frame, segment)
-        except KeyError as error:
-            errors.append(_error(item, error, segment=segment))
+        if segment != ALL_SEGMENT and segment not in item.columns:
+            errors.append(_error(item, KeyError(segment), segment=segment))
             continue
         for metric in item.metrics:
-            for statistic in metric.statistics:
-                try:
-                    records += _one(item, segment, rows, metric, statistic, errors)
-                except Exception as error:  # noqa: BLE001 - recorded, the others go on
-                    errors.append(_error(item, error, segment=segment, metric=metric.name,
-                                         statistic=statistic.name))
+            for spec in metric.statistics:
+                where = dict(segment=segment, metric=metric.name, statistic=spec.name)
+                jobs.append((where, _one(item, segment, metric, spec, errors)))
+    records: list[StatisticRecord] = []
+    for (where, _), result in zip(jobs, drive([job for _, job in jobs], evaluate, local)):
+        if isinstance(result, BaseException):
+            errors.append(_error(item, result, **where))
+        else:
+            records += result
     return adjust(adjust(records, "holm"), "bh"), errors
 
 
@@ -129,3 +135,4 @@ def _error(item: WindowInput, error: BaseException, **where: Any) -> ErrorRecord
                                       analysis_date=item.analysis_date, stage="statistics",
                                       period=item.period, window_index=item.window_index,
                                       analysis_basis=item.basis, **where)
+

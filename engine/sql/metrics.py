@@ -13,7 +13,7 @@ depend on the spec only and carried rows (`carried_rows`) fit the same table.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlglot import exp
 
@@ -245,3 +245,27 @@ def window_rows(table: str, win: Window, basis: str) -> exp.Select:
         condition = exp.and_(condition, exp.column("exposure_date").is_(exp.null()).not_())
     return (exp.select(star).from_(exp.to_table(table)).where(condition)
             .order_by(exp.column("client_id")))
+
+
+def window_relation(table: str, win: Window, basis: str,
+                    covariates: Iterable[tuple[str, Window, str]] = ()) -> exp.Select:
+    """One window's rows (unordered: summaries need no order) with pre-enrollment covariates
+    joined once by unit: each (alias, pre-enrollment window, metric) adds column `alias`, the
+    metric's value in that window (enrollments basis), NULL for a unit without one."""
+    rows = window_rows(table, win, basis)
+    rows.set("order", None)
+    joined = list(covariates)
+    if not joined:
+        return rows
+    tree = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("r"))).from_(
+        rows.subquery("r"))
+    for i, (alias, pre, metric) in enumerate(joined):
+        name = f"c{i}"
+        pick = (exp.select(exp.column("client_id"), exp.column(metric))
+                .from_(exp.to_table(table))
+                .where(exp.and_(exp.column("period").eq(literal(pre.period)),
+                                exp.column("window_index").eq(literal(pre.number)))))
+        tree = tree.join(pick.subquery(name), on=exp.column("client_id", table=name).eq(
+            exp.column("client_id", table="r")), join_type="LEFT")
+        tree = tree.select(exp.column(metric, table=name).as_(alias))
+    return tree

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["compute", "StatisticRecord", "STATISTICS"]
+__all__ = ["STATISTICS", "StatisticRecord", "compute"]
 
 # Exported lazily: the validator reads STATISTICS without importing numpy, scipy or pandas.
 _EXPORTS = {

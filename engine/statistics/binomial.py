@@ -10,7 +10,7 @@ import math
 
 from scipy import special
 
-from engine.statistics.context import BranchValues, Context
+from engine.statistics.context import BranchState, Context, branch_states
 from engine.statistics.intervals import (
     Estimate,
     Options,
@@ -26,18 +26,20 @@ from engine.statistics.records import (
     make_record,
 )
 from engine.statistics.resample import branch_rng
+from engine.statistics.summaries import Moments, Statistic
 
 
-def beta_posterior(bv: BranchValues) -> tuple[float, float]:
-    k = int((bv.values != 0).sum())
+def beta_posterior(bv: BranchState) -> tuple[float, float]:
+    k = bv.moments.nonzero
     return 1.0 + k, 1.0 + bv.n - k
 
 
-def binomial(ctx: Context) -> list[StatisticRecord]:
+def binomial(ctx: Context) -> Statistic:
     opts = Options.from_params(ctx.params)
     num_samples = int(ctx.params.get("num_samples", 10000))
     individual, estimates = [], {}
-    for bv in ctx.iter_split():
+    moments = yield Moments(ctx.rows, ctx.column())
+    for bv in branch_states(ctx.branches, moments).values():
         if bv.state in (EMPTY_BRANCH, ALL_NULL):
             estimates[bv.branch] = Estimate(bv.branch, None, None, 0, bv.state, bv.reason)
             individual.append(make_record(ctx.labels, bv.branch, point=None, ci_width=opts.ci,
@@ -51,7 +53,7 @@ def binomial(ctx: Context) -> list[StatisticRecord]:
     return individual + comparison_records(ctx.labels, estimates, ctx.reference_branch, opts)
 
 
-def _branch_record(labels: Labels, bv: BranchValues, a: float, b: float,
+def _branch_record(labels: Labels, bv: BranchState, a: float, b: float,
                    opts: Options) -> StatisticRecord:
     point = a / (a + b)
     if opts.sequential:

@@ -1,12 +1,10 @@
-"""What one compute() call works on: the frame, labels, branches, seed; split per branch."""
+"""What one statistic works on: labels, branches, seed, parameters, and the treated columns of
+the rows it summarises (it asks for summaries of them; it never holds client rows)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Iterator, Mapping
-
-import numpy as np
-import pandas as pd
+from typing import Any
 
 from engine.statistics.records import (
     ALL_NULL,
@@ -16,93 +14,72 @@ from engine.statistics.records import (
     ZERO_VARIANCE,
     Labels,
 )
+from engine.statistics.summaries import EMPTY_MOMENTS, BranchMoments, Column, RowSet
+
+COVARIATE_SUFFIX = "__pre"
 
 
 @dataclass(frozen=True)
-class BranchValues:
-    """Non-null values of one column for one branch, with its degenerate state."""
-    branch: str
-    values: np.ndarray
-    n_rows: int  # clients in the branch, nulls included
-    state: str
-    reason: str
-
-    @property
-    def n(self) -> int:
-        return len(self.values)
-
-
-@dataclass(frozen=True, eq=False)
 class Context:
-    data: pd.DataFrame
     metric: str
     reference_branch: str
     labels: Labels
     branches: tuple[str, ...]
+    rows: RowSet
+    columns: Mapping[str, Column] = field(default_factory=dict)  # source -> treated column
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
     analysis_period_days: int | None = None
+    covariate: Column | None = None  # the pre-enrollment value of the metric, when joined
 
     @property
     def others(self) -> tuple[str, ...]:
         return tuple(b for b in self.branches if b != self.reference_branch)
 
-    def column(self, name: str | None = None) -> np.ndarray:
-        """Float view of a column (no copy when it already is float64); nulls are NaN."""
-        col = self.data[name or self.metric]
-        if col.dtype == np.float64:
-            return col.to_numpy()
-        return col.to_numpy(dtype=np.float64, na_value=np.nan)
-
-    def split(self, name: str | None = None) -> dict[str, BranchValues]:
-        return {bv.branch: bv for bv in self.iter_split(name)}
-
-    def iter_split(self, name: str | None = None) -> Iterator[BranchValues]:
-        """One branch at a time, so a caller that reduces each branch holds one copy only."""
-        col = self.column(name)
-        for b in self.branches:
-            yield branch_values(b, col[self.rows(b)])
-
-    def rows(self, branch: str) -> np.ndarray:
-        """Boolean mask of one branch's rows."""
-        codes, index = self._branch_codes
-        return codes == index.get(branch, -2)  # -2: no row (nulls are -1)
-
-    @cached_property
-    def _branch_codes(self) -> tuple[np.ndarray, dict[str, int]]:
-        """One factorisation of the branch column, as small integers (comparing the string
-        column once per branch and metric was a visible cost in the pipeline)."""
-        codes, names = pd.factorize(self.data["branch"])
-        small = codes.astype(np.int8 if len(names) < 127 else np.int32)
-        return small, {str(name): i for i, name in enumerate(names)}
+    def column(self, name: str | None = None) -> Column:
+        name = name or self.metric
+        return self.columns.get(name) or Column(name)
 
 
-def branch_values(branch: str, raw: np.ndarray, n_rows: int | None = None) -> BranchValues:
-    """Drop nulls/non-finite values and classify; `n_rows` overrides the client count."""
-    finite = np.isfinite(raw)
-    values = raw if finite.all() else raw[finite]
-    n_rows = len(raw) if n_rows is None else n_rows
-    if n_rows == 0:
-        return BranchValues(branch, values, 0, EMPTY_BRANCH, "no client in this branch")
-    if values.size == 0:
-        return BranchValues(branch, values, n_rows, ALL_NULL,
-                            f"all {n_rows} values are null or not finite")
-    if values.size == 1:
-        return BranchValues(branch, values, n_rows, SINGLE_CLIENT, "only one client has a value")
-    if values.min() == values.max():
-        return BranchValues(branch, values, n_rows, ZERO_VARIANCE,
-                            f"every client has the value {values[0]:g}")
-    return BranchValues(branch, values, n_rows, OK, "")
+@dataclass(frozen=True)
+class BranchState:
+    branch: str
+    moments: BranchMoments
+    state: str
+    reason: str
+
+    @property
+    def n(self) -> int:
+        return self.moments.n
+
+    @property
+    def n_rows(self) -> int:
+        return self.moments.n_rows
 
 
-def resolve_branches(data: pd.DataFrame, reference_branch: str,
+def branch_state(branch: str, moments: BranchMoments | None) -> BranchState:
+    """A branch's degenerate state from its moments (nulls and non-finite values dropped)."""
+    m = moments or EMPTY_MOMENTS
+    if m.n_rows == 0:
+        return BranchState(branch, m, EMPTY_BRANCH, "no client in this branch")
+    if m.n == 0:
+        return BranchState(branch, m, ALL_NULL, f"all {m.n_rows} values are null or not finite")
+    if m.n == 1:
+        return BranchState(branch, m, SINGLE_CLIENT, "only one client has a value")
+    if m.minimum == m.maximum:
+        return BranchState(branch, m, ZERO_VARIANCE, f"every client has the value {m.minimum:g}")
+    return BranchState(branch, m, OK, "")
+
+
+def branch_states(branches: tuple[str, ...],
+                  moments: Mapping[Any, BranchMoments]) -> dict[str, BranchState]:
+    return {b: branch_state(b, moments.get(b)) for b in branches}
+
+
+def resolve_branches(present: list[str], reference_branch: str,
                      branches: tuple[str, ...] | None) -> tuple[str, ...]:
     """Requested branches, else the reference first and the others in sorted order."""
-    if branches:
-        names = list(branches)
-    else:
-        present = sorted(str(b) for b in data["branch"].dropna().unique()) if len(data) else []
-        names = present
+    names = list(branches) if branches else sorted(present)
     if reference_branch not in names:
         names.insert(0, reference_branch)
     return tuple(dict.fromkeys(names))

@@ -1,29 +1,26 @@
 """count and sum: per-branch totals, no intervals."""
 from __future__ import annotations
 
-from engine.statistics.context import Context
-from engine.statistics.records import (
-    ALL_NULL,
-    EMPTY_BRANCH,
-    OK,
-    StatisticRecord,
-    make_record,
-)
+from engine.statistics.context import Context, branch_states
+from engine.statistics.records import ALL_NULL, EMPTY_BRANCH, OK, make_record
+from engine.statistics.summaries import Moments, Statistic
 
 
-def count(ctx: Context) -> list[StatisticRecord]:
+def count(ctx: Context) -> Statistic:
     """Clients per branch (null values included: they are enrolled clients)."""
-    return [make_record(ctx.labels, bv.branch, point=bv.n_rows, n=bv.n_rows,
-                        state=EMPTY_BRANCH if bv.state == EMPTY_BRANCH else OK,
-                        reason=bv.reason if bv.state == EMPTY_BRANCH else "")
-            for bv in ctx.iter_split()]
+    moments = yield Moments(ctx.rows, ctx.column())
+    return [make_record(ctx.labels, s.branch, point=s.n_rows, n=s.n_rows,
+                        state=EMPTY_BRANCH if s.state == EMPTY_BRANCH else OK,
+                        reason=s.reason if s.state == EMPTY_BRANCH else "")
+            for s in branch_states(ctx.branches, moments).values()]
 
 
-def sum_(ctx: Context) -> list[StatisticRecord]:
+def sum_(ctx: Context) -> Statistic:
+    moments = yield Moments(ctx.rows, ctx.column())
     records = []
-    for bv in ctx.iter_split():
-        degenerate = bv.state in (EMPTY_BRANCH, ALL_NULL)
+    for s in branch_states(ctx.branches, moments).values():
+        degenerate = s.state in (EMPTY_BRANCH, ALL_NULL)
         records.append(make_record(
-            ctx.labels, bv.branch, point=None if degenerate else float(bv.values.sum()), n=bv.n,
-            state=bv.state if degenerate else OK, reason=bv.reason if degenerate else ""))
+            ctx.labels, s.branch, point=None if degenerate else s.moments.total, n=s.n,
+            state=s.state if degenerate else OK, reason=s.reason if degenerate else ""))
     return records

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from engine.statistics.context import Context
 from engine.statistics.linear_model import linear_model_mean
-from engine.statistics.records import StatisticRecord
+from engine.statistics.summaries import Moments, Statistic
 
 
 def _scaled(value: float | None, factor: int) -> float | None:
     return None if value is None else value * factor
 
 
-def per_client_dau_impact(ctx: Context) -> list[StatisticRecord]:
-    enrolled = len(ctx.data)
+def per_client_dau_impact(ctx: Context) -> Statistic:
+    everyone = yield Moments(ctx.rows, ctx.column())
+    enrolled = sum(m.n_rows for m in everyone.values())
     records = []
-    for rec in linear_model_mean(ctx):
+    for rec in (yield from linear_model_mean(ctx)):
         if rec.comparison == "difference":
             rec = rec.with_values(point=_scaled(rec.point, enrolled),
                                   lower=_scaled(rec.lower, enrolled),

@@ -24,9 +24,13 @@ or below 0.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
-from engine.statistics.context import BranchValues, Context, branch_values
+from engine.statistics.context import BranchState, Context, branch_states
 from engine.statistics.records import (
     ALL_NULL,
     EMPTY_BRANCH,
@@ -37,6 +41,16 @@ from engine.statistics.records import (
     joined_reason,
     make_record,
 )
+from engine.statistics.summaries import (
+    POSITIVE,
+    POSITIVE_LOG,
+    BranchMoments,
+    GridCounts,
+    LinearBins,
+    Moments,
+    OrderStatistics,
+    Statistic,
+)
 
 _FINE_PER_BANDWIDTH = 32   # fine-grid points per bandwidth
 _MAX_FINE = 1 << 18         # fine-grid points at most (bounds time and memory)
@@ -44,43 +58,56 @@ _KERNEL_REACH = 8.0         # kernel truncated beyond 8 bandwidths (phi(8) ~ 5e-
 _BANDWIDTH_FACTOR = {"normal_reference": 1.059, "scott": 1.059, "silverman": 0.9}
 
 
-def _positive_logs(split: dict[str, BranchValues]) -> dict[str, BranchValues]:
-    """log of each branch's positive values (n_rows: the branch's clients)."""
-    return {b: branch_values(b, np.log(bv.values[bv.values > 0]), bv.n_rows)
-            for b, bv in split.items()}
-
-
-def _grid(split: dict[str, BranchValues], size: int) -> np.ndarray:
+def _grid(ranges: list[tuple[float, float]], size: int) -> np.ndarray:
     """Evenly spaced over the pooled range (one point if there is no range; empty if no data)."""
-    pooled = [bv.values for bv in split.values() if bv.n]
-    if not pooled:
+    if not ranges:
         return np.empty(0)
-    lo = min(float(v.min()) for v in pooled)
-    hi = max(float(v.max()) for v in pooled)
+    lo = min(a for a, _ in ranges)
+    hi = max(b for _, b in ranges)
     return np.linspace(lo, hi, size) if hi > lo else np.array([lo])
 
 
-def bandwidth(values: np.ndarray, rule: str, adjust: float) -> float:
-    iqr = float(np.subtract(*np.quantile(values, [0.75, 0.25]))) / 1.349
-    sd = float(np.std(values, ddof=1))
+def _ranges(states: Mapping[str, BranchState], log_space: bool) -> list[tuple[float, float]]:
+    """Each branch's (min, max) of the values the grid spans (logs of positive values)."""
+    if log_space:
+        return [(float(np.log(s.moments.minimum)), float(np.log(s.moments.maximum)))
+                for s in states.values() if s.n]
+    return [(s.moments.minimum, s.moments.maximum) for s in states.values() if s.n]
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t  # numpy's quantile lerp
+
+
+def _quantile_ranks(n: int, q: float) -> tuple[int, int, float]:
+    pos = q * (n - 1)
+    k0 = int(math.floor(pos))
+    return k0, min(k0 + 1, n - 1), pos - k0
+
+
+def bandwidth(m: BranchMoments, quartiles: tuple[float, float], rule: str,
+              adjust: float) -> float:
+    iqr = (quartiles[1] - quartiles[0]) / 1.349
+    sd = math.sqrt(m.m2 / (m.n - 1))
     spread = min(sd, iqr) if iqr > 0 else sd
-    return adjust * _BANDWIDTH_FACTOR[rule] * spread * len(values) ** -0.2
+    return adjust * _BANDWIDTH_FACTOR[rule] * spread * m.n ** -0.2
 
 
-def binned_kde(values: np.ndarray, grid: np.ndarray, h: float) -> np.ndarray:
-    """Gaussian KDE with bandwidth h at the evenly spaced `grid`, which spans all values."""
+def fine_grid(grid: np.ndarray, h: float) -> tuple[int, int, float]:
+    """(refinement r, fine-grid size, fine spacing) of the linear binning for bandwidth h."""
     step = (grid[-1] - grid[0]) / (len(grid) - 1)
     r_max = (_MAX_FINE - 1) // (len(grid) - 1)
     r = int(np.clip(np.ceil(step * _FINE_PER_BANDWIDTH / h), 1, r_max))
-    size, delta = (len(grid) - 1) * r + 1, step / r
-    pos = np.clip((values - grid[0]) / delta, 0, size - 1)
-    left = np.minimum(pos.astype(np.int64), size - 2)
-    frac = pos - left
-    counts = (np.bincount(left, 1 - frac, minlength=size)
-              + np.bincount(left + 1, frac, minlength=size))
+    return r, (len(grid) - 1) * r + 1, step / r
+
+
+def binned_kde(counts: np.ndarray, n: int, h: float, r: int, delta: float) -> np.ndarray:
+    """Gaussian KDE with bandwidth h at every r-th point of the fine grid whose linear-binning
+    weights are `counts` (n values)."""
+    size = len(counts)
     reach = min(size - 1, int(np.ceil(_KERNEL_REACH * h / delta)))
     offsets = np.arange(-reach, reach + 1) * (delta / h)
-    kernel = np.exp(-0.5 * offsets ** 2) / (np.sqrt(2 * np.pi) * h * len(values))
+    kernel = np.exp(-0.5 * offsets ** 2) / (np.sqrt(2 * np.pi) * h * n)
     n_fft = 1 << int(size + 2 * reach).bit_length()
     full = np.fft.irfft(np.fft.rfft(counts, n_fft) * np.fft.rfft(kernel, n_fft), n_fft)
     return np.maximum(full[reach:reach + size:r], 0.0)  # FFT round-off can dip below 0
@@ -90,7 +117,7 @@ _NO_DENSITY = (EMPTY_BRANCH, ALL_NULL, SINGLE_CLIENT, ZERO_VARIANCE)
 _NO_CDF = (EMPTY_BRANCH, ALL_NULL)
 
 
-def _degenerate(ctx: Context, bv: BranchValues, fatal: tuple[str, ...],
+def _degenerate(ctx: Context, bv: BranchState, fatal: tuple[str, ...],
                 note: str = "") -> StatisticRecord | None:
     if bv.state in fatal:
         return make_record(ctx.labels, bv.branch, point=None, n=bv.n, state=bv.state,
@@ -98,14 +125,14 @@ def _degenerate(ctx: Context, bv: BranchValues, fatal: tuple[str, ...],
     return None
 
 
-def _records(ctx: Context, bv: BranchValues, grid: np.ndarray, values: np.ndarray,
+def _records(ctx: Context, bv: BranchState, grid: np.ndarray, values: np.ndarray,
              reason: str = "") -> list:
     shown = np.exp(grid) if ctx.params.get("log_space") else grid
     return [make_record(ctx.labels, bv.branch, point=v, parameter=x, n=bv.n, reason=reason)
             for x, v in zip(shown, values)]
 
 
-def _no_positive(ctx: Context, split: dict[str, BranchValues]) -> list[StatisticRecord]:
+def _no_positive(ctx: Context, split: Mapping[str, BranchState]) -> list[StatisticRecord]:
     return [make_record(ctx.labels, b, point=None, n=bv.n, state=NOT_APPLICABLE,
                         reason="log_space: no client has a value > 0")
             for b, bv in split.items()]
@@ -115,48 +142,88 @@ def _grid_size(ctx: Context) -> int:
     return int(ctx.params.get("grid_size", 256))
 
 
-def kernel_density_estimate(ctx: Context) -> list[StatisticRecord]:
-    split = ctx.split()
+def _split(ctx: Context) -> Statistic:
+    """(every value's states, the grid's values' states, their column): the grid's values
+    are the logs of the positive values with log_space."""
+    column = ctx.column()
     log_space = bool(ctx.params.get("log_space"))
-    shown = _positive_logs(split) if log_space else split
-    grid = _grid(shown, _grid_size(ctx))
+    if not log_space:
+        split = branch_states(ctx.branches, (yield Moments(ctx.rows, column)))
+        return split, split, column, split
+    every, positive, logs = yield (Moments(ctx.rows, column),
+                                   Moments(ctx.rows, column.then(POSITIVE)),
+                                   Moments(ctx.rows, column.then(POSITIVE_LOG)))
+    return (branch_states(ctx.branches, every), branch_states(ctx.branches, logs),
+            column.then(POSITIVE_LOG), branch_states(ctx.branches, positive))
+
+
+def kernel_density_estimate(ctx: Context) -> Statistic:
+    split, shown, values, ranged = yield from _split(ctx)
+    log_space = bool(ctx.params.get("log_space"))
+    grid = _grid(_ranges(ranged, log_space), _grid_size(ctx))
     if log_space and grid.size == 0 and any(bv.n for bv in split.values()):
         return _no_positive(ctx, split)
-    records = []
+    notes, live = {}, {}
     for b, bv in shown.items():
         excluded = split[b].n - bv.n
-        note = (f"log_space: density of log(value) over the {bv.n} of {split[b].n} clients "
-                f"with a value > 0, scaled by their share; {excluded} at or below 0 are not "
-                "in it") if excluded else ""
-        bad = _degenerate(ctx, bv, _NO_DENSITY, note)
+        notes[b] = (f"log_space: density of log(value) over the {bv.n} of {split[b].n} "
+                    f"clients with a value > 0, scaled by their share; {excluded} at or below "
+                    "0 are not in it") if excluded else ""
+        if bv.state not in _NO_DENSITY:
+            live[b] = bv
+    windows = tuple((b, k, k) for b, bv in live.items() for q in (0.25, 0.75)
+                    for k in _quantile_ranks(bv.n, q)[:2])
+    ordered = (yield OrderStatistics(ctx.rows, values, windows)) if windows else {}
+    geometry: dict[str, tuple[float, int, int, float]] = {}
+    for b, bv in live.items():
+        quartiles = []
+        for q in (0.25, 0.75):
+            k0, k1, t = _quantile_ranks(bv.n, q)
+            a, c = (float(v) for v in ordered[b].at([k0, k1]))
+            quartiles.append(_lerp(a, c, t))
+        h = bandwidth(bv.moments, (quartiles[0], quartiles[1]),
+                      ctx.params.get("bandwidth", "normal_reference"),
+                      float(ctx.params.get("adjust", 1.0)))
+        geometry[b] = (h, *fine_grid(grid, h))
+    asked = tuple(LinearBins(ctx.rows, values, float(grid[0]), delta, size)
+                  for _, _, size, delta in geometry.values())
+    answers = (yield asked) if asked else ()
+    weights = {b: answer[b] for b, answer in zip(geometry, answers)}
+    records = []
+    for b, bv in shown.items():
+        bad = _degenerate(ctx, bv, _NO_DENSITY, notes[b])
         if bad:
             records.append(bad)
             continue
-        h = bandwidth(bv.values, ctx.params.get("bandwidth", "normal_reference"),
-                      float(ctx.params.get("adjust", 1.0)))
+        h, r, _, delta = geometry[b]
         share = bv.n / split[b].n
-        records += _records(ctx, split[b], grid, binned_kde(bv.values, grid, h) * share, note)
+        density = binned_kde(weights[b], bv.n, h, r, delta) * share
+        records += _records(ctx, split[b], grid, density, notes[b])
     return records
 
 
-def empirical_cdf(ctx: Context) -> list[StatisticRecord]:
-    split = ctx.split()
+def empirical_cdf(ctx: Context) -> Statistic:
+    split, _, _, ranged = yield from _split(ctx)
     log_space = bool(ctx.params.get("log_space"))
-    grid = _grid(_positive_logs(split) if log_space else split, _grid_size(ctx))
+    grid = _grid(_ranges(ranged, log_space), _grid_size(ctx))
     if log_space and grid.size == 0 and any(bv.n for bv in split.values()):
         return _no_positive(ctx, split)
     at = np.exp(grid) if log_space else grid
-    records = []
+    column = ctx.column()
+    asked = (GridCounts(ctx.rows, column, tuple(float(g) for g in at)),
+             *((GridCounts(ctx.rows, column, (0.0,)),) if log_space else ()))
+    answers = (yield asked) if grid.size else ({}, {})
+    counts, at_zero = answers[0], answers[-1]
+    records: list[Any] = []
     for bv in split.values():
         bad = _degenerate(ctx, bv, _NO_CDF)
         if bad:
             records.append(bad)
             continue
-        ordered = np.sort(bv.values)
-        if log_space and ordered[0] <= 0:
+        if log_space and bv.moments.minimum <= 0:
             records.append(make_record(
-                ctx.labels, bv.branch, point=np.searchsorted(ordered, 0.0, side="right") / bv.n,
+                ctx.labels, bv.branch, point=int(at_zero[bv.branch][0]) / bv.n,
                 parameter=0.0, n=bv.n,
                 reason="log_space: share of clients with a value <= 0 (below the grid)"))
-        records += _records(ctx, bv, grid, np.searchsorted(ordered, at, side="right") / bv.n)
+        records += _records(ctx, bv, grid, counts[bv.branch] / bv.n)
     return records

@@ -5,20 +5,34 @@ requests (summaries.py). A round collects what every live generator asks for, re
 duplicates (two statistics of one metric share its moments), lets the source answer the whole
 batch at once (the warehouse: a few queries per round, not one per statistic) and hands each
 generator its answers. A generator that raises ends with its exception as its result; the
-others go on. A batch that fails is thrown into every generator waiting on it.
+others go on. A batch that fails is thrown into every generator waiting on it, unless the source itself is broken (`SourceBroken`).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from engine.statistics.summaries import Request, Statistic
+from engine.statistics.resample import replicates
+from engine.statistics.summaries import LOCAL, Request, Statistic
 
 Evaluate = Callable[[list[Request]], list[Any]]
-MAX_ROUNDS = 64  # a statistic asks a handful of times; more is a bug, not a workload
 
 
-def drive(statistics: Sequence[Statistic], evaluate: Evaluate) -> list[Any]:
-    """The return value of every generator, or the exception it ended with."""
+def in_process(requests: list[Request]) -> list[Any]:
+    """Local requests answered here (the engine passes a worker pool's map instead)."""
+    return [replicates(r) for r in requests]
+MAX_ROUNDS = 64
+
+
+class SourceBroken(Exception):
+    """The means of answering are gone (a worker process died): the whole step stops rather
+    than record every statistic as failed."""  # a statistic asks a handful of times; more is a bug, not a workload
+
+
+def drive(statistics: Sequence[Statistic], evaluate: Evaluate,
+          local: Evaluate = in_process) -> list[Any]:
+    """The return value of every generator, or the exception it ended with. `evaluate`
+    answers requests over the rows, `local` the local ones (summaries.LOCAL)."""
     results: list[Any] = [None] * len(statistics)
     pending: dict[int, Any] = {}
     for i, gen in enumerate(statistics):
@@ -31,8 +45,10 @@ def drive(statistics: Sequence[Statistic], evaluate: Evaluate) -> list[Any]:
             for request in _as_tuple(asked):
                 unique.setdefault(request, len(unique))
         try:
-            answers = evaluate(list(unique))
+            answers = _answer(list(unique), evaluate, local)
             failure: BaseException | None = None
+        except SourceBroken:
+            raise
         except Exception as error:  # noqa: BLE001 - thrown into the waiting statistics
             answers, failure = [], error
         waiting, pending = pending, {}
@@ -45,6 +61,15 @@ def drive(statistics: Sequence[Statistic], evaluate: Evaluate) -> list[Any]:
             reply = got if isinstance(asked, tuple) else got[0]
             _step(i, gen, results, pending, lambda g, v=reply: g.send(v))
     raise RuntimeError(f"statistics still asking after {MAX_ROUNDS} rounds")
+
+
+def _answer(requests: list[Request], evaluate: Evaluate, local: Evaluate) -> list[Any]:
+    """Answers in request order: rows' requests in one batch, local ones in another."""
+    here = [r for r in requests if isinstance(r, LOCAL)]
+    there = [r for r in requests if not isinstance(r, LOCAL)]
+    answers = dict(zip(map(id, there), evaluate(there) if there else []))
+    answers.update(zip(map(id, here), local(here) if here else []))
+    return [answers[id(r)] for r in requests]
 
 
 def run_one(statistic: Statistic, evaluate: Evaluate) -> Any:

@@ -6,7 +6,8 @@ small frames without a warehouse.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,6 +89,11 @@ class FrameSource:
 
     def evaluate(self, requests: list[Request]) -> list[Any]:
         return [self._handlers[type(r)](r) for r in requests]
+
+    def values(self, rows: RowSet, column: Column) -> np.ndarray:
+        """The treated values of the rows that remain (non-finite ones included), in row
+        order: what a frame-based pre-treatment would have left."""
+        return self._values(column)[0][self._keep(rows)]
 
     # --- values -------------------------------------------------------------------------
     def _source(self, name: str) -> np.ndarray:

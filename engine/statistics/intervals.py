@@ -1,8 +1,8 @@
 """Interval, p-value and record construction shared by every statistic family."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 from scipy import special
@@ -37,7 +37,7 @@ class Options:
         return 1.0 - self.ci
 
     @classmethod
-    def from_params(cls, params: Mapping) -> "Options":
+    def from_params(cls, params: Mapping) -> Options:
         return cls(float(params.get("confidence_interval", 0.95)),
                    bool(params.get("sequential", False)),
                    float(params.get("sequential_tuning", 10000)))

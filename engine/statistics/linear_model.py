@@ -14,20 +14,31 @@ covariate values; without it a CUPED per-branch interval covers the branch's mea
 as upstream's does); it cancels from differences. Per-branch intervals use t with n_g - 1
 degrees of freedom, comparisons t with Welch-Satterthwaite degrees of freedom.
 
-The covariate is the column f"{metric}__pre". Its nulls and non-finite values are imputed by
+The covariate is the source column f"{metric}__pre" (joined once per table, by client). Its nulls and non-finite values are imputed by
 its finite mean (the records' reason counts them); a configured covariate whose column is
 missing gives state "not_applicable". drop_highest clips y and the covariate, each at its
 quantile pooled over the branches, as upstream (clipping.py).
+
+Everything comes from per-branch summaries: counts, sums, centred second moments and the
+cross-moment give the fit and the bread; the HC2 meat needs each client's leverage, so with a
+covariate it is one more pass (`Residuals`, the fitted parameters as literals); without one
+every client of a branch has leverage 1 / n_g and the meat is the branch's second moment.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine.statistics.clipping import clip, fraction, pooled_threshold
-from engine.statistics.context import BranchValues, Context, branch_values
+from engine.statistics.clipping import fraction, pooled_threshold
+from engine.statistics.context import (
+    COVARIATE_SUFFIX,
+    BranchState,
+    Context,
+    branch_states,
+)
 from engine.statistics.intervals import Options, normal_interval
 from engine.statistics.records import (
     NOT_APPLICABLE,
@@ -38,8 +49,15 @@ from engine.statistics.records import (
     make_record,
     worse_state,
 )
-
-COVARIATE_SUFFIX = "__pre"
+from engine.statistics.summaries import (
+    DROP_NONFINITE,
+    FILL_NONFINITE,
+    BranchMoments,
+    Column,
+    Moments,
+    Residuals,
+    Statistic,
+)
 
 
 @dataclass(frozen=True)
@@ -49,49 +67,41 @@ class Fit:
     n: dict[str, int]
 
 
-def _branch_data(ctx: Context, adjust: bool) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
-                                                      dict[str, BranchValues], str]:
-    """Per-branch (y, x) used by the fit, each branch's state (on y, nulls dropped) and a note
-    on imputed covariate values."""
+def _columns(ctx: Context, adjust: bool) -> Statistic:
+    """(y, x, note): y clipped; x imputed by its finite mean and clipped (None without
+    covariate); the note counts the imputed values."""
     drop = fraction(ctx.params)
-    y_all = ctx.column()
-    y_all = clip(y_all, pooled_threshold(y_all, drop))
-    note = ""
-    if adjust:
-        x_all = ctx.column(ctx.metric + COVARIATE_SUFFIX)
-        finite = np.isfinite(x_all)
-        x_fill = float(x_all[finite].mean()) if finite.any() else 0.0
-        bad = int(np.count_nonzero(~finite & np.isfinite(y_all)))
-        if bad:
-            note = (f"{bad} covariate value(s) null or not finite: imputed by the covariate "
-                    "mean")
-        x_all = clip(np.where(finite, x_all, x_fill), pooled_threshold(x_all, drop))
-    else:
-        x_all = np.zeros_like(y_all)
-    out, states = {}, {}
-    for b in ctx.branches:
-        rows = ctx.rows(b)
-        y, x = y_all[rows], x_all[rows]
-        states[b] = branch_values(b, y)
-        keep = np.isfinite(y)
-        out[b] = (y[keep], x[keep])
-    return out, states, note
+    y = ctx.column()
+    y = y.clipped((yield from pooled_threshold(ctx.rows, y, drop)))
+    if not adjust or ctx.covariate is None:
+        return y, None, ""
+    x = ctx.covariate
+    raw = yield Moments(ctx.rows, x)
+    finite = sum(m.n for m in raw.values())
+    fill = sum(m.total for m in raw.values()) / finite if finite else 0.0
+    threshold = yield from pooled_threshold(ctx.rows, x, drop)
+    with_y, with_both = yield (Moments(ctx.rows, y),
+                               Moments(ctx.rows.with_column(x.then(DROP_NONFINITE)), y))
+    bad = sum(m.n for m in with_y.values()) - sum(m.n for m in with_both.values())
+    note = (f"{bad} covariate value(s) null or not finite: imputed by the covariate mean"
+            if bad else "")
+    return y, x.then(FILL_NONFINITE, fill).clipped(threshold), note
 
 
-def fit(groups: dict[str, tuple[np.ndarray, np.ndarray]], adjust: bool) -> Fit | None:
-    live = {b: (y, x) for b, (y, x) in groups.items() if len(y)}
+def fit(ctx: Context, y: Column, x: Column | None,
+        moments: Mapping[str, BranchMoments]) -> Statistic:
+    live = {b: m for b, m in moments.items() if b in ctx.branches and m.n}
     if not live:
         return None
     names = list(live)
-    n = np.array([len(y) for y, _ in live.values()], dtype=float)
-    xbar = sum(float(x.sum()) for _, x in live.values()) / n.sum()
-    z = {b: x - xbar for b, (_, x) in live.items()}
-    zbar = np.array([float(z[b].mean()) for b in names])
-    szz = sum(float(((z[b] - zbar[i]) ** 2).sum()) for i, b in enumerate(names))
-    slope = bool(adjust and szz > 0)
-    beta = (sum(float(((z[b] - zbar[i]) * live[b][0]).sum()) for i, b in enumerate(names)) / szz
-            if slope else 0.0)
-    ybar = np.array([float(y.mean()) for y, _ in live.values()])
+    n = np.array([live[b].n for b in names], dtype=float)
+    sum_x = np.array([live[b].total_x for b in names])
+    xbar = float(sum_x.sum() / n.sum())
+    zbar = sum_x / n - xbar
+    szz = float(sum(live[b].m2_x for b in names))
+    slope = bool(x is not None and szz > 0)
+    beta = float(sum(live[b].cross for b in names)) / szz if slope else 0.0
+    ybar = np.array([live[b].mean for b in names])
     alpha = ybar - beta * zbar
     g = len(names)
     p = g + (1 if slope else 0)
@@ -99,19 +109,23 @@ def fit(groups: dict[str, tuple[np.ndarray, np.ndarray]], adjust: bool) -> Fit |
     xtx[range(g), range(g)] = n
     if slope:
         xtx[:g, g] = xtx[g, :g] = n * zbar
-        xtx[g, g] = sum(float((zb ** 2).sum()) for zb in z.values())
+        xtx[g, g] = szz + float((n * zbar ** 2).sum())
     bread = np.linalg.pinv(xtx)
     meat = np.zeros((p, p))
-    for i, b in enumerate(names):
-        y, zb = live[b][0], z[b]
-        resid2 = (y - alpha[i] - beta * zb) ** 2
-        lever = bread[i, i] + (2 * bread[i, g] * zb + bread[g, g] * zb ** 2 if slope else 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w = np.where(lever < 1, resid2 / (1 - lever), resid2)
-        meat[i, i] = float(w.sum())
-        if slope:
-            meat[i, g] = meat[g, i] = float((w * zb).sum())
-            meat[g, g] += float((w * zb ** 2).sum())
+    if slope:
+        sums = yield Residuals(
+            ctx.rows, y, x, xbar, beta, float(bread[g, g]),
+            tuple(zip(names, alpha.tolist())),
+            tuple((b, float(bread[i, i])) for i, b in enumerate(names)),
+            tuple((b, float(bread[i, g])) for i, b in enumerate(names)))
+        for i, b in enumerate(names):
+            meat[i, i] = sums[b].weights
+            meat[i, g] = meat[g, i] = sums[b].weighted_z
+            meat[g, g] += sums[b].weighted_zz
+    else:  # leverage 1 / n_g for every client of the branch
+        for i, b in enumerate(names):
+            lever = bread[i, i]
+            meat[i, i] = live[b].m2 / (1 - lever) if lever < 1 else live[b].m2
     sandwich = bread @ meat @ bread
     if slope:  # the centring point xbar is itself estimated: beta (xbar - E x) moves every mean
         sandwich[:g, :g] += beta ** 2 * xtx[g, g] / (n.sum() - 1) / n.sum()
@@ -128,19 +142,21 @@ def _welch_df(parts: list[tuple[float, int]]) -> float:
     return num / den if den > 0 else float("nan")
 
 
-def linear_model_mean(ctx: Context) -> list[StatisticRecord]:
+def linear_model_mean(ctx: Context) -> Statistic:
     opts = Options.from_params(ctx.params)
     adjust = bool(ctx.params.get("covariate_adjustment"))
-    covariate = ctx.metric + COVARIATE_SUFFIX
-    if adjust and covariate not in ctx.data.columns:
-        reason = f"covariate_adjustment is set but the frame has no column {covariate!r}"
+    if adjust and ctx.covariate is None:
+        reason = ("covariate_adjustment is set but the rows have no column "
+                  f"{ctx.metric + COVARIATE_SUFFIX!r}")
         return [make_record(ctx.labels, b, point=None, comparison=kind,
                             comparison_to_branch=None if kind is None else ctx.reference_branch,
                             ci_width=opts.ci, n=0, state=NOT_APPLICABLE, reason=reason)
                 for b in ctx.branches for kind in (None, "difference", "relative_uplift")
                 if kind is None or b != ctx.reference_branch]
-    groups, states, note = _branch_data(ctx, adjust)
-    model = fit(groups, adjust)
+    y, x, note = yield from _columns(ctx, adjust)
+    moments = yield Moments(ctx.rows, y, x)
+    states = branch_states(ctx.branches, moments)
+    model = yield from fit(ctx, y, x, moments)
     records = []
     for b, bv in states.items():
         if model is None or b not in model.means:
@@ -154,7 +170,7 @@ def linear_model_mean(ctx: Context) -> list[StatisticRecord]:
     return records
 
 
-def _comparisons(ctx: Context, model: Fit | None, states: dict[str, BranchValues], note: str,
+def _comparisons(ctx: Context, model: Fit | None, states: dict[str, BranchState], note: str,
                  opts: Options) -> list[StatisticRecord]:
     ref, records = ctx.reference_branch, []
     for b in ctx.others:

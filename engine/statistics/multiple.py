@@ -6,8 +6,8 @@ parameter, segment, basis and window: the same question asked of different metri
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable
 
 import numpy as np
 

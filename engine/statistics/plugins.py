@@ -6,9 +6,10 @@ declared once here and feed the JSON Schemas, the validator's messages and the i
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable
+from functools import cache
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class PluginDef:
         }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_reference(reference: str) -> Callable[..., Any]:
     module, _, attribute = reference.partition(":")
     return getattr(importlib.import_module(module), attribute)

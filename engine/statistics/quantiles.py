@@ -36,16 +36,11 @@ from dataclasses import replace
 import numpy as np
 from scipy import special, stats
 
-from engine.statistics.context import BranchValues, Context
+from engine.statistics.context import BranchState, Context, branch_states
 from engine.statistics.intervals import Estimate, Options, comparison_records
-from engine.statistics.records import (
-    ALL_NULL,
-    EMPTY_BRANCH,
-    SINGLE_CLIENT,
-    StatisticRecord,
-    make_record,
-)
+from engine.statistics.records import ALL_NULL, EMPTY_BRANCH, SINGLE_CLIENT, make_record
 from engine.statistics.resample import branch_rng
+from engine.statistics.summaries import Moments, OrderStatistics, Runs, Statistic
 
 DECILES = tuple(round(i / 10, 1) for i in range(1, 10))
 _REACH = 10.0  # rank window of the replicate distribution, in binomial standard deviations
@@ -69,43 +64,61 @@ def point_ranks(n: int) -> np.ndarray:
     return np.maximum(np.ceil(np.round(np.array(DECILES) * n, 9)).astype(np.int64) - 1, 0)
 
 
-def replicate_ranks(n: int, q: float, u: np.ndarray) -> np.ndarray:
-    """0-based ranks of Bayesian-bootstrap replicates of the q-quantile of n sorted values,
-    one per uniform in `u`."""
+def _reach(n: int, q: float) -> tuple[int, int]:
+    """1-based counts [lo, hi] of the replicate distribution's window."""
     sd = np.sqrt(n * q * (1 - q))
     lo = max(1, int(np.floor(n * q - _REACH * sd)) - 1)
     hi = min(n - 1, int(np.ceil(n * q + _REACH * sd)) + 1)
+    return lo, hi
+
+
+def rank_windows(n: int) -> list[tuple[int, int]]:
+    """0-based rank ranges holding every value a branch of n clients' deciles use (points,
+    interval bounds and every replicate): about 20 sqrt(n q (1 - q)) ranks per decile."""
+    if n <= 1:
+        return [(0, n - 1)] if n else []
+    return [(lo - 1, hi) for lo, hi in (_reach(n, q) for q in DECILES)]
+
+
+def replicate_ranks(n: int, q: float, u: np.ndarray) -> np.ndarray:
+    """0-based ranks of Bayesian-bootstrap replicates of the q-quantile of n sorted values,
+    one per uniform in `u`."""
+    lo, hi = _reach(n, q)
     k = np.arange(lo, hi + 1)  # 1-based counts of the smallest values
     cdf = 1.0 - special.betainc(k, n - k, q)  # P(replicate rank <= k), k < n
     ranks = lo + np.searchsorted(cdf, u, side="left")  # 1-based; hi + 1 past the window
     return np.minimum(ranks, n) - 1
 
 
-def _estimates(ctx: Context, bv: BranchValues, s: np.ndarray,
+def _estimates(ctx: Context, bv: BranchState, s: Runs | None,
                num_samples: int) -> list[Estimate]:
     """One Estimate per decile (replicates drawn once per branch)."""
     if bv.state in (EMPTY_BRANCH, ALL_NULL):
         return [Estimate(bv.branch, None, None, 0, bv.state, bv.reason) for _ in DECILES]
-    points = s[point_ranks(bv.n)]
+    points = s.at(point_ranks(bv.n))
     if bv.state == SINGLE_CLIENT:
         return [Estimate(bv.branch, float(p), None, bv.n, bv.state, bv.reason) for p in points]
     rng = branch_rng(ctx.seed, ctx.labels.statistic, ctx.metric, bv.branch)
     u = rng.random((len(DECILES), num_samples))
-    return [Estimate(bv.branch, float(p), s[replicate_ranks(bv.n, q, u[i])], bv.n, bv.state,
+    return [Estimate(bv.branch, float(p), s.at(replicate_ranks(bv.n, q, u[i])), bv.n, bv.state,
                      bv.reason)
             for i, (q, p) in enumerate(zip(DECILES, points))]
 
 
-def deciles(ctx: Context) -> list[StatisticRecord]:
+def deciles(ctx: Context) -> Statistic:
     opts = replace(Options.from_params(ctx.params), discrete=True)
     num_samples = int(ctx.params.get("num_samples", 10000))
-    split = {bv.branch: bv for bv in ctx.iter_split()}
-    ordered = {b: np.sort(bv.values) for b, bv in split.items()}
+    column = ctx.column()
+    split = branch_states(ctx.branches, (yield Moments(ctx.rows, column)))
     spread = [b for b, bv in split.items()
               if bv.state not in (EMPTY_BRANCH, ALL_NULL, SINGLE_CLIENT)]
     lows, highs = order_statistic_ranks(np.array([split[b].n for b in spread]), opts.ci)
-    bounds = {b: (ordered[b][lows[i]], ordered[b][highs[i]]) for i, b in enumerate(spread)}
-    per_decile = {b: _estimates(ctx, bv, ordered[b], num_samples) for b, bv in split.items()}
+    windows = tuple((b, first, last) for b, bv in split.items()
+                    for first, last in rank_windows(bv.n))
+    ordered = (yield OrderStatistics(ctx.rows, column, windows)) if windows else {}
+    bounds = {b: (ordered[b].at(lows[i]), ordered[b].at(highs[i])) for i, b in enumerate(spread)}
+    per_decile = {b: _estimates(ctx, bv, ordered.get(b), num_samples)
+                  for b, bv in split.items()}
     records, none = [], [None] * len(DECILES)
     for b, bv in split.items():
         lower, upper = (v.tolist() for v in bounds[b]) if b in bounds else (none, none)

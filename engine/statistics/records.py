@@ -63,7 +63,7 @@ class StatisticRecord:
         """JSON-ready: NaN and infinities become None."""
         return {k: _json_value(v) for k, v in asdict(self).items()}
 
-    def with_values(self, **changes: Any) -> "StatisticRecord":
+    def with_values(self, **changes: Any) -> StatisticRecord:
         return replace(self, **changes)
 
 

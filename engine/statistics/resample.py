@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +53,11 @@ def mean_replicates(columns: np.ndarray, num_samples: int, rng: np.random.Genera
     """(num_samples, d) Bayesian-bootstrap replicates of the column means of `columns` (n, d)."""
     cells = cells_of(np.asarray(columns, dtype=float).reshape(len(columns), -1), exact)
     return draw(cells, num_samples, rng)
+
+
+def replicates(request: Any) -> np.ndarray:
+    """The answer to a `summaries.Replicates` request."""
+    return draw(request.cells, request.num_samples, branch_rng(request.seed, *request.names))
 
 
 def bin_count(spread: int, n: int) -> int:

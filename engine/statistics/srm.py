@@ -1,8 +1,8 @@
 """Sample-ratio mismatch: chi-square of observed branch sizes against configured ratios."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from scipy import stats
 

@@ -16,8 +16,9 @@ by one column's treatment is dropped from every column, as for a frame). Non-fin
 """
 from __future__ import annotations
 
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generator, Mapping, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -57,10 +58,10 @@ class Column:
     source: str
     steps: tuple[Step, ...] = ()
 
-    def then(self, op: str, argument: float | None = None) -> "Column":
+    def then(self, op: str, argument: float | None = None) -> Column:
         return Column(self.source, (*self.steps, Step(op, argument)))
 
-    def clipped(self, threshold: float | None) -> "Column":
+    def clipped(self, threshold: float | None) -> Column:
         return self if threshold is None else self.then(CLIP_UPPER, threshold)
 
 
@@ -69,7 +70,7 @@ class RowSet:
     segment: str  # "all" or a segment's boolean column
     columns: tuple[Column, ...] = ()  # whose row-dropping steps apply
 
-    def with_column(self, column: Column) -> "RowSet":
+    def with_column(self, column: Column) -> RowSet:
         if not any(s.op in ROW_DROPPING for s in column.steps):
             return self
         return RowSet(self.segment, (*self.columns, column))
@@ -142,7 +143,20 @@ class Residuals:
     cross: tuple[tuple[str, float], ...]
 
 
-Request = Union[Moments, OrderStatistics, ResampleCells, GridCounts, LinearBins, Residuals]
+@dataclass(frozen=True, eq=False)
+class Replicates:
+    """Bayesian-bootstrap replicates (num_samples, d) of the means of `cells`, from the
+    generator seeded by (seed, *names): CPU work on a summary, no rows; the engine runs these
+    in worker processes while the warehouse answers the rest."""
+    cells: Any  # engine.statistics.resample.Cells
+    num_samples: int
+    seed: int
+    names: tuple[str, ...]
+
+
+Request = Union[Moments, OrderStatistics, ResampleCells, GridCounts, LinearBins, Residuals,
+                Replicates]
+LOCAL = (Replicates,)  # requests answered by local computation, not by the rows' source
 Asked = Union[Request, tuple[Request, ...]]
 # A statistic: yields requests, receives their summaries (a tuple for a tuple), returns records.
 Statistic = Generator[Asked, Any, list]

@@ -68,8 +68,9 @@ def _statistics(directory: Path) -> dict[str, list[dict]]:
 
 
 def _assert_same_records(got_dir: Path, want_dir: Path) -> None:
-    """Every record equal; floats to 1e-9 (the warehouses may add a branch's floats in another
-    order)."""
+    """Every record equal; floats to 1e-9 relative, 1e-8 absolute (warehouses add floats in
+    any order: a perfect fit's residual variance, e.g. a pre-enrollment window adjusted by
+    itself, is rounding noise of that size)."""
     got_all, want_all = _statistics(got_dir), _statistics(want_dir)
     assert got_all.keys() == want_all.keys() and len(want_all) >= 2
     compared = 0
@@ -79,7 +80,7 @@ def _assert_same_records(got_dir: Path, want_dir: Path) -> None:
             assert got.keys() == want.keys()
             for key, value in want.items():
                 if isinstance(value, float) and got[key] is not None:
-                    assert math.isclose(got[key], value, rel_tol=1e-9, abs_tol=1e-12), (name, key)
+                    assert math.isclose(got[key], value, rel_tol=1e-9, abs_tol=1e-8), (name, key)
                     compared += 1
                 else:
                     assert got[key] == value, (name, key, want)

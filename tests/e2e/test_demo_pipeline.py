@@ -25,6 +25,7 @@ from engine.results.metadata import metadata_context
 from engine.run.experiment import analyse_experiment
 from engine.synthetic.world import generate
 from tests.results.upstream import validate_upstream
+from tests.snapshots import assert_same_snapshot, snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS, DAYS, SEED = 40_000, 40, 5
@@ -45,18 +46,6 @@ def reduced(spec):
     metrics = {period: tuple(m for m in spec.metrics.get(period, ()) if m.name in names)
                for period, names in keep.items()}
     return dataclasses.replace(spec, metrics=metrics)
-
-
-def _rows(frame):
-    """A table's rows in a canonical order: warehouses keep no row order of their own."""
-    return frame.sort_values(list(frame.columns), na_position="first").reset_index(drop=True)
-
-
-def snapshot(backend: DuckDBBackend, out: Path) -> dict:
-    tables = {t: _rows(backend.query(f"SELECT * FROM {t}")).to_json(date_format="iso")
-              for t in backend.list_tables()}
-    files = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
-    return {"tables": tables, "files": files}
 
 
 @pytest.fixture(scope="module")
@@ -162,9 +151,7 @@ def test_rerun_for_the_same_date_leaves_identical_tables_and_files(demo):
     assert [o.status for o in demo["rerun"].values()] == ["ok"] * len(KEEP)
     assert before["tables"].keys() == after["tables"].keys()
     assert any(t.startswith("statistics_") for t in before["tables"])
-    for name in before["tables"]:
-        assert before["tables"][name] == after["tables"][name], name
-    assert before["files"] == after["files"]
+    assert_same_snapshot(before, after)
 
 
 def test_every_exported_file_validates_against_the_upstream_models(demo):
