@@ -32,9 +32,11 @@ class SourceBroken(Exception):
 def drive(statistics: Sequence[Statistic], evaluate: Evaluate,
           local: Evaluate = in_process) -> list[Any]:
     """The return value of every generator, or the exception it ended with. `evaluate`
-    answers requests over the rows, `local` the local ones (summaries.LOCAL)."""
+    answers requests over the rows, `local` the local ones (summaries.LOCAL). A request
+    answered in an earlier round is answered again from memory."""
     results: list[Any] = [None] * len(statistics)
     pending: dict[int, Any] = {}
+    known: dict[Request, Any] = {}
     for i, gen in enumerate(statistics):
         _step(i, gen, results, pending, lambda g: next(g))
     for _ in range(MAX_ROUNDS):
@@ -45,7 +47,9 @@ def drive(statistics: Sequence[Statistic], evaluate: Evaluate,
             for request in _as_tuple(asked):
                 unique.setdefault(request, len(unique))
         try:
-            answers = _answer(list(unique), evaluate, local)
+            new = [r for r in unique if r not in known]
+            known.update(zip(new, _answer(new, evaluate, local) if new else []))
+            answers = [known[r] for r in unique]
             failure: BaseException | None = None
         except SourceBroken:
             raise
@@ -70,6 +74,34 @@ def _answer(requests: list[Request], evaluate: Evaluate, local: Evaluate) -> lis
     answers = dict(zip(map(id, there), evaluate(there) if there else []))
     answers.update(zip(map(id, here), local(here) if here else []))
     return [answers[id(r)] for r in requests]
+
+
+def together(*parts: Statistic) -> Statistic:
+    """Run sub-generators side by side inside one statistic: each round asks what all of
+    them ask; returns their results as a tuple (fewer rounds than one after another)."""
+    results: list[Any] = [None] * len(parts)
+    asked: dict[int, Any] = {}
+    for i, part in enumerate(parts):
+        try:
+            asked[i] = next(part)
+        except StopIteration as stop:
+            results[i] = stop.value
+    while asked:
+        flat = tuple(r for i in asked for r in _as_tuple(asked[i]))
+        answers = iter((yield flat))
+        waiting, asked = asked, {}
+        for i, question in waiting.items():
+            got = tuple(next(answers) for _ in _as_tuple(question))
+            try:
+                asked[i] = parts[i].send(got if isinstance(question, tuple) else got[0])
+            except StopIteration as stop:
+                results[i] = stop.value
+    return tuple(results)
+
+
+def ask(request: Request) -> Statistic:
+    """A generator asking one request: a part for `together`."""
+    return (yield request)
 
 
 def run_one(statistic: Statistic, evaluate: Evaluate) -> Any:

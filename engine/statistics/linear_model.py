@@ -39,6 +39,7 @@ from engine.statistics.context import (
     Context,
     branch_states,
 )
+from engine.statistics.drive import ask, together
 from engine.statistics.intervals import Options, normal_interval
 from engine.statistics.records import (
     NOT_APPLICABLE,
@@ -72,20 +73,21 @@ def _columns(ctx: Context, adjust: bool) -> Statistic:
     covariate); the note counts the imputed values."""
     drop = fraction(ctx.params)
     y = ctx.column()
-    y = y.clipped((yield from pooled_threshold(ctx.rows, y, drop)))
     if not adjust or ctx.covariate is None:
-        return y, None, ""
+        return y.clipped((yield from pooled_threshold(ctx.rows, y, drop))), None, ""
     x = ctx.covariate
-    raw = yield Moments(ctx.rows, x)
+    y_threshold, x_threshold, raw = yield from together(
+        pooled_threshold(ctx.rows, y, drop), pooled_threshold(ctx.rows, x, drop),
+        ask(Moments(ctx.rows, x)))
+    y = y.clipped(y_threshold)
     finite = sum(m.n for m in raw.values())
     fill = sum(m.total for m in raw.values()) / finite if finite else 0.0
-    threshold = yield from pooled_threshold(ctx.rows, x, drop)
     with_y, with_both = yield (Moments(ctx.rows, y),
                                Moments(ctx.rows.with_column(x.then(DROP_NONFINITE)), y))
     bad = sum(m.n for m in with_y.values()) - sum(m.n for m in with_both.values())
     note = (f"{bad} covariate value(s) null or not finite: imputed by the covariate mean"
             if bad else "")
-    return y, x.then(FILL_NONFINITE, fill).clipped(threshold), note
+    return y, x.then(FILL_NONFINITE, fill).clipped(x_threshold), note
 
 
 def fit(ctx: Context, y: Column, x: Column | None,
