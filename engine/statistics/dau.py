@@ -11,6 +11,7 @@ are not meaningful on their own (upstream omits them for that reason).
 from __future__ import annotations
 
 from engine.statistics.context import Context
+from engine.statistics.drive import ask, together
 from engine.statistics.linear_model import linear_model_mean
 from engine.statistics.summaries import Moments, Statistic
 
@@ -20,10 +21,11 @@ def _scaled(value: float | None, factor: int) -> float | None:
 
 
 def per_client_dau_impact(ctx: Context) -> Statistic:
-    everyone = yield Moments(ctx.rows, ctx.column())
+    everyone, fitted = yield from together(ask(Moments(ctx.rows, ctx.column())),
+                                           linear_model_mean(ctx))
     enrolled = sum(m.n_rows for m in everyone.values())
     records = []
-    for rec in (yield from linear_model_mean(ctx)):
+    for rec in fitted:
         if rec.comparison == "difference":
             rec = rec.with_values(point=_scaled(rec.point, enrolled),
                                   lower=_scaled(rec.lower, enrolled),

@@ -69,12 +69,13 @@ class Fit:
 
 
 def _columns(ctx: Context, adjust: bool) -> Statistic:
-    """(y, x, note): y clipped; x imputed by its finite mean and clipped (None without
-    covariate); the note counts the imputed values."""
+    """(y, x, note, moments): y clipped; x imputed by its finite mean and clipped (None
+    without covariate); the note counts the imputed values; the moments are the fit's."""
     drop = fraction(ctx.params)
     y = ctx.column()
     if not adjust or ctx.covariate is None:
-        return y.clipped((yield from pooled_threshold(ctx.rows, y, drop))), None, ""
+        y = y.clipped((yield from pooled_threshold(ctx.rows, y, drop)))
+        return y, None, "", (yield Moments(ctx.rows, y))
     x = ctx.covariate
     y_threshold, x_threshold, raw = yield from together(
         pooled_threshold(ctx.rows, y, drop), pooled_threshold(ctx.rows, x, drop),
@@ -82,12 +83,14 @@ def _columns(ctx: Context, adjust: bool) -> Statistic:
     y = y.clipped(y_threshold)
     finite = sum(m.n for m in raw.values())
     fill = sum(m.total for m in raw.values()) / finite if finite else 0.0
-    with_y, with_both = yield (Moments(ctx.rows, y),
-                               Moments(ctx.rows.with_column(x.then(DROP_NONFINITE)), y))
+    x = x.then(FILL_NONFINITE, fill).clipped(x_threshold)
+    with_y, with_both, moments = yield (
+        Moments(ctx.rows, y), Moments(ctx.rows.with_column(ctx.covariate.then(DROP_NONFINITE)), y),
+        Moments(ctx.rows, y, x))
     bad = sum(m.n for m in with_y.values()) - sum(m.n for m in with_both.values())
     note = (f"{bad} covariate value(s) null or not finite: imputed by the covariate mean"
             if bad else "")
-    return y, x.then(FILL_NONFINITE, fill).clipped(x_threshold), note
+    return y, x, note, moments
 
 
 def fit(ctx: Context, y: Column, x: Column | None,
@@ -155,8 +158,7 @@ def linear_model_mean(ctx: Context) -> Statistic:
                             ci_width=opts.ci, n=0, state=NOT_APPLICABLE, reason=reason)
                 for b in ctx.branches for kind in (None, "difference", "relative_uplift")
                 if kind is None or b != ctx.reference_branch]
-    y, x, note = yield from _columns(ctx, adjust)
-    moments = yield Moments(ctx.rows, y, x)
+    y, x, note, moments = yield from _columns(ctx, adjust)
     states = branch_states(ctx.branches, moments)
     model = yield from fit(ctx, y, x, moments)
     records = []
