@@ -196,7 +196,7 @@ def _read_grouped(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
 
 def _row_number(partition: list[exp.Expression]) -> exp.Expression:
     window = exp.Window(this=exp.func("ROW_NUMBER"), partition_by=partition,
-                        order=exp.Order(expressions=[exp.Ordered(this=column("_c0"))]))
+                        order=exp.Order(expressions=[exp.Ordered(this=column("_c0"), nulls_first=True)]))
     return exp.Sub(this=window, expression=integer(1))
 
 

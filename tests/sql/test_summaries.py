@@ -330,3 +330,20 @@ def test_queries_render_and_parse_back_in_bigquery():
         assert all(isinstance(ln.this, exp.If) for ln in back.find_all(exp.Ln))
         assert not any(isinstance(c.this, exp.Column) and c.this.name == "flag"
                        for c in back.find_all(exp.Cast))
+
+
+def test_resample_cells_level_wider_than_a_bin(tmp_path):
+    """A value held by fewer clients than an atom needs but more than a bin holds: its bins
+    come back as one range (the K = 3 bins of 761 spread rows, the middle one all 0.5)."""
+    atoms = np.repeat(1000.0 + np.arange(100), [772] * 65 + [771] * 35)
+    values = np.concatenate((0.001 * np.arange(230), np.full(300, 0.5),
+                             0.6 + 0.001 * np.arange(231), atoms))
+    assert len(values) == 77_926 and resample.bin_count(761, len(values)) == 3
+    rows = pd.DataFrame({"branch": "a", "y": np.random.default_rng(0).permutation(values)})
+    backend = DuckDBBackend(results=tmp_path / "results.duckdb")
+    backend.write_table("rows", rows)
+    source = (WarehouseSource(backend, exp.select("*").from_("rows")), FrameSource(rows))
+    (got,) = check(source, [ResampleCells(RowSet("all"), (Column("y"),))])
+    cells = got["a"]
+    assert cells.counts[100 + 1] == 507 - 253 and cells.means[100 + 1, 0] == 0.5
+    backend.close()
