@@ -1,20 +1,23 @@
 """The Bayesian-bootstrap cells of `engine.statistics.resample.cells_of`, in the warehouse.
 
-Per request and branch, over the rows whose every column is kept and finite, ordered
-lexicographically by the columns (window functions partitioned by request and branch):
+Per request and branch, over the rows whose every column is kept and finite:
 
-* levels: DENSE_RANK numbers the distinct rows; a level's size is COUNT(*) over its peers
-  minus RANK plus one; n is the largest ROW_NUMBER and the number of levels the largest
-  DENSE_RANK. A histogram (`cells_of`'s levels) when the request is exact, the levels are at
-  most MAX_LEVELS or n at most EXACT_CLIENTS;
-* else atoms: levels of at least DIV(n + N_BINS - 1, N_BINS) rows (`_atoms`'s runs);
-* and equal-count bins of the other m rows: a row's rank among them is its ROW_NUMBER minus
-  the atom rows at or below its value, its bin DIV((r + 1) K + m - 1, m) - 1 with K the integer
-  formula of `resample.bin_count` (np.unique of `_bins`'s edges: empty bins never appear).
+* levels first: GROUP BY the columns' values (a count metric's million rows are a few
+  levels), so every later step works on levels; n is the sum of their counts;
+* a histogram (`cells_of`'s levels) when the request is exact, the levels are at most
+  MAX_LEVELS or n at most EXACT_CLIENTS;
+* else atoms: levels of at least DIV(n + N_BINS - 1, N_BINS) clients (`_atoms`'s runs);
+* and equal-count bins of the other m clients, in lexicographic order of the values (one
+  ordered window over the levels): a level holds spread ranks [start, through), rank r is in
+  bin DIV((r + 1) K + m - 1, m) - 1 with K `resample.bin_count`'s integer formula, bin j
+  starts at DIV(j m, K) (`_bins`'s edges: empty bins never appear). A level gives a piece
+  to its first and last bin; bins strictly between hold only its value, so they come back as
+  a range that `read_cells` fills in (the result stays bounded by bins).
 
-One row comes back per level, atom or bin: count, values (MIN, exact) or means (AVG), and
-for bins COVAR_POP / (count + 1) per pair of columns, like `_bins`. The result is bounded by
-levels (MAX_LEVELS, EXACT_CLIENTS, or every distinct value for `exact`) or atoms plus bins.
+One row comes back per level, atom or bin: count, values (exact) or means, and for bins the
+within-bin covariance over (count + 1), like `_bins`, from deviations from the bin's mean
+(two passes, as numpy does). The result is bounded by levels (MAX_LEVELS, EXACT_CLIENTS, or
+every distinct value for `exact`) or by atoms plus bins.
 """
 from __future__ import annotations
 
@@ -34,13 +37,16 @@ INT64 = exp.DataType.build("INT64", dialect="bigquery")
 
 
 def _window(func: exp.Expression, columns: list[exp.Expression] | None,
-            whole: bool = False) -> exp.Window:
-    """func over the request's branch (ordered by `columns`; `whole`: every row of it, in
-    the same sort as the ordered windows)."""
-    order = (exp.Order(expressions=[exp.Ordered(this=c.copy(), nulls_first=True) for c in columns])
-             if columns else None)
-    spec = (exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING",
-                           end="UNBOUNDED", end_side="FOLLOWING") if whole else None)
+            end: str | None = None) -> exp.Window:
+    """func over the request's branch, ordered by `columns` (levels: no two rows tie), with
+    ROWS from the first to the current row (end "CURRENT ROW") or to the last ("UNBOUNDED":
+    the whole branch, in the same sort as the ordered windows)."""
+    order = (exp.Order(expressions=[exp.Ordered(this=c.copy(), nulls_first=True)
+                                    for c in columns]) if columns else None)
+    spec = None
+    if end is not None:
+        spec = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end=end,
+                              end_side="FOLLOWING" if end == "UNBOUNDED" else None)
     return exp.Window(this=func, partition_by=[column("_i"), column("branch")], order=order,
                       spec=spec)
 
@@ -98,8 +104,8 @@ def cells_query(relation: exp.Query, items: list[tuple[int, Request]],
     spread_cnt = exp.If(this=is_bin.copy(), true=cnt.copy(), false=integer(0))
     ordered = _layer(kinds, "_c",
                      _window(exp.func("ROW_NUMBER"), cs).as_("_lvl"),
-                     _int(_window(exp.func("SUM", spread_cnt.copy()), cs)).as_("_through"),
-                     _int(_window(exp.func("SUM", spread_cnt.copy()), cs, whole=True)).as_("_m"))
+                     _int(_window(exp.func("SUM", spread_cnt.copy()), cs, "CURRENT ROW")).as_("_through"),
+                     _int(_window(exp.func("SUM", spread_cnt.copy()), cs, "UNBOUNDED")).as_("_m"))
     m = column("_m")
     bins = exp.func("GREATEST", integer(1), exp.IntDiv(
         this=exp.Add(this=exp.Mul(this=integer(2 * resample.N_BINS), expression=m.copy()),
