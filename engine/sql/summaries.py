@@ -1,0 +1,298 @@
+"""The summaries of `engine.statistics.summaries`, computed in the warehouse.
+
+`summary_queries` turns one batch of requests into at most four queries over the per-client
+rows (one row per client: branch, source columns, segment columns), however many requests of
+each kind the batch holds:
+
+* grouped: every Moments, GridCounts and Residuals request as aggregates of one
+  `GROUP BY branch` (counts, sums, VAR_POP / COVAR_POP, COUNTIF per grid point, HC2 sums);
+* ranks: OrderStatistics, the rows at the asked ranks (ROW_NUMBER per branch, and over all
+  branches for the pooled windows);
+* cells: ResampleCells (`engine.sql.cells`);
+* bins: LinearBins, the two neighbours' weights per grid point.
+
+The window-function kinds read the rows once: each client row is repeated per request (a
+cross join with the request numbers) and partitioned by request. `read_answers` turns a
+query's small result frame into exactly the answers of `engine.statistics.frame_source`
+(same branches as dict keys, None for pooled; same array orders). Branch rows come back
+sorted by branch name (the frame source orders its dicts by first appearance in the frame).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Collection, Sequence
+
+import numpy as np
+import pandas as pd
+from sqlglot import exp
+
+from engine.sql import cells
+from engine.sql.dialect import column, literal
+from engine.sql.treatments import Values, integer, number, parenthesized, per_request
+from engine.statistics.summaries import (
+    BranchMoments,
+    GridCounts,
+    LinearBins,
+    Moments,
+    OrderStatistics,
+    Request,
+    ResampleCells,
+    Residual,
+    Residuals,
+    Runs,
+)
+
+GROUPED, RANKS, CELLS, BINS = "grouped", "ranks", "cells", "bins"
+_KINDS = {Moments: GROUPED, GridCounts: GROUPED, Residuals: GROUPED,
+          OrderStatistics: RANKS, ResampleCells: CELLS, LinearBins: BINS}
+
+
+@dataclass(frozen=True)
+class SummaryQuery:
+    """One query of a batch and the (position in the batch, request) pairs it answers."""
+    kind: str
+    tree: exp.Query
+    requests: tuple[tuple[int, Request], ...]
+
+
+def summary_queries(relation: exp.Query, requests: Sequence[Request],
+                    booleans: Collection[str] = ()) -> list[SummaryQuery]:
+    """At most one query per kind for the whole batch; `booleans` names the BOOL sources."""
+    by_kind: dict[str, list[tuple[int, Request]]] = {}
+    for i, request in enumerate(requests):
+        by_kind.setdefault(_KINDS[type(request)], []).append((i, request))
+    return [SummaryQuery(kind, parenthesized(_BUILDERS[kind](relation, items, booleans)),
+                         tuple(items)) for kind, items in by_kind.items()]
+
+
+def read_answers(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
+    """The answer of each request of `query` from its result frame, by batch position."""
+    return _READERS[query.kind](query, frame)
+
+
+# --- grouped: moments, grid counts, residual sums ---------------------------------------
+
+def _count_if(condition: exp.Expression) -> exp.Expression:
+    return exp.func("COUNTIF", condition, dialect="bigquery")
+
+
+def _moments(values: Values, i: int, r: Moments) -> list[exp.Expression]:
+    y = values.filtered(r.rows, r.y)
+    out = [_count_if(values.keep(r.rows)).as_(f"_{i}_rows"),
+           exp.func("COUNT", y.copy()).as_(f"_{i}_n"),
+           exp.func("SUM", y.copy()).as_(f"_{i}_sum"),
+           exp.func("VAR_POP", y.copy()).as_(f"_{i}_var"),
+           _count_if(exp.NEQ(this=y.copy(), expression=number(0.0))).as_(f"_{i}_nz"),
+           exp.func("MIN", y.copy()).as_(f"_{i}_min"),
+           exp.func("MAX", y.copy()).as_(f"_{i}_max"),
+           _count_if(exp.NEQ(this=y.copy(), expression=exp.func("ROUND", y.copy())))
+           .as_(f"_{i}_frac")]
+    if r.distinct:
+        out.append(exp.Count(this=exp.Distinct(expressions=[y.copy()])).as_(f"_{i}_dist"))
+    if r.x is not None:
+        x = exp.If(this=exp.Is(this=y.copy(), expression=exp.null()).not_(),
+                   true=values.value(r.x), false=exp.null())
+        out += [exp.func("SUM", x.copy()).as_(f"_{i}_sx"),
+                exp.func("VAR_POP", x.copy()).as_(f"_{i}_vx"),
+                exp.func("COVAR_POP", x.copy(), y.copy()).as_(f"_{i}_cxy")]
+    return out
+
+
+def _grid(values: Values, i: int, r: GridCounts) -> list[exp.Expression]:
+    if not r.grid:
+        return []
+    y = values.filtered(r.rows, r.y)
+    counts = [exp.func("COUNT", y.copy()) if math.isnan(g)  # NaN sorts after every value
+              else _count_if(exp.LTE(this=y.copy(), expression=number(g))) for g in r.grid]
+    return [exp.Array(expressions=counts).as_(f"_{i}_grid")]
+
+
+def _by_branch(pairs: tuple[tuple[str, float], ...]) -> exp.Expression:
+    return exp.Case(this=column("branch"), ifs=[
+        exp.If(this=literal(b), true=number(v)) for b, v in pairs])
+
+
+def _residuals(values: Values, i: int, r: Residuals) -> list[exp.Expression]:
+    """w = e^2 / (1 - h) (e^2 where h >= 1), in the oracle's order of operations."""
+    y = values.filtered(r.rows, r.y)
+    z = exp.Paren(this=exp.Sub(this=values.value(r.x), expression=number(r.centre)))
+    e = exp.Paren(this=exp.Sub(
+        this=exp.Sub(this=y.copy(), expression=_by_branch(r.alpha)),
+        expression=exp.Mul(this=number(r.beta), expression=z.copy())))
+    cross = exp.Case(this=column("branch"), ifs=[
+        exp.If(this=literal(b), true=number(2 * v)) for b, v in r.cross])
+    h = exp.Paren(this=exp.Add(
+        this=exp.Add(this=_by_branch(r.lever), expression=exp.Mul(this=cross, expression=z.copy())),
+        expression=exp.Mul(this=number(r.curve),
+                           expression=exp.Paren(this=exp.Mul(this=z.copy(), expression=z.copy())))))
+    e2 = exp.Paren(this=exp.Mul(this=e.copy(), expression=e.copy()))
+    w = exp.Paren(this=exp.If(
+        this=exp.LT(this=h.copy(), expression=integer(1)),
+        true=exp.Div(this=e2.copy(), expression=exp.Paren(
+            this=exp.Sub(this=integer(1), expression=h.copy()))),
+        false=e2.copy()))
+    wz = exp.Mul(this=w.copy(), expression=z.copy())
+    return [exp.func("SUM", w.copy()).as_(f"_{i}_w"),
+            exp.func("SUM", wz.copy()).as_(f"_{i}_wz"),
+            exp.func("SUM", exp.Mul(this=wz, expression=z.copy())).as_(f"_{i}_wzz")]
+
+
+_GROUPED_PARTS: dict[type, Callable[[Values, int, Any], list[exp.Expression]]] = {
+    Moments: _moments, GridCounts: _grid, Residuals: _residuals}
+
+
+def _grouped_query(relation: exp.Query, items: list[tuple[int, Request]],
+                   booleans: Collection[str]) -> exp.Query:
+    values = Values(booleans)
+    outputs = [part for i, r in items for part in _GROUPED_PARTS[type(r)](values, i, r)]
+    return (exp.select(column("branch"), *outputs)
+            .from_(values.select(relation).subquery("_v"))
+            .group_by(column("branch")).order_by(column("branch")))
+
+
+def _branch_rows(frame: pd.DataFrame) -> list[tuple[str, Any]]:
+    return [(str(row["branch"]), row) for row in frame.to_dict("records")
+            if not pd.isna(row["branch"])]
+
+
+def _read_moments(i: int, r: Moments, row: dict[str, Any]) -> BranchMoments:
+    get = lambda name: row[f"_{i}_{name}"]  # noqa: E731
+    n = int(get("n"))
+    if not n:
+        return BranchMoments(int(get("rows")), 0, distinct=0 if r.distinct else None)
+    extra: dict[str, Any] = {}
+    if r.x is not None:
+        extra = dict(total_x=float(get("sx")), m2_x=n * float(get("vx")),
+                     cross=n * float(get("cxy")))
+    return BranchMoments(
+        int(get("rows")), n, float(get("sum")), n * float(get("var")), int(get("nz")),
+        float(get("min")), float(get("max")), int(get("frac")) == 0,
+        int(get("dist")) if r.distinct else None, **extra)
+
+
+def _total(value: Any) -> float:
+    """A SUM: NULL over no rows, where numpy's sum is 0."""
+    return 0.0 if pd.isna(value) else float(value)
+
+
+def _read_grouped(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
+    rows = _branch_rows(frame)
+    out: dict[int, Any] = {}
+    for i, r in query.requests:
+        if isinstance(r, Moments):
+            out[i] = {b: _read_moments(i, r, row) for b, row in rows}
+        elif isinstance(r, GridCounts):
+            out[i] = {b: np.asarray(row[f"_{i}_grid"], dtype=np.int64) if r.grid
+                      else np.zeros(0, dtype=np.int64) for b, row in rows}
+        else:
+            alpha = dict(r.alpha)
+            out[i] = {b: Residual(*(_total(row[f"_{i}_{k}"]) for k in ("w", "wz", "wzz")))
+                      for b, row in rows if b in alpha}
+    return out
+
+
+# --- ranks: order statistics ------------------------------------------------------------
+
+def _row_number(partition: list[exp.Expression]) -> exp.Expression:
+    window = exp.Window(this=exp.func("ROW_NUMBER"), partition_by=partition,
+                        order=exp.Order(expressions=[exp.Ordered(this=column("_c0"), nulls_first=True)]))
+    return exp.Sub(this=window, expression=integer(1))
+
+
+def _ranks_query(relation: exp.Query, items: list[tuple[int, Request]],
+                 booleans: Collection[str]) -> exp.Query:
+    values = Values(booleans)
+    long = values.long(relation, [[values.filtered(r.rows, r.y)] for _, r in items])
+    pooled = any(b is None for _, r in items for b, _, _ in r.windows)
+    ranks = [column("_i"), column("branch"), column("_c0").as_("_y"),
+             _row_number([column("_i"), column("branch")]).as_("_rb")]
+    if pooled:
+        ranks.append(_row_number([column("_i")]).as_("_rp"))
+    wanted = []
+    for k, (_, r) in enumerate(items):
+        windows = [exp.and_(
+            exp.Between(this=column("_rp"), low=integer(max(first, 0)), high=integer(last))
+            if b is None else exp.and_(
+                column("branch").eq(literal(b)),
+                exp.Between(this=column("_rb"), low=integer(max(first, 0)), high=integer(last))))
+            for b, first, last in r.windows if last >= max(first, 0)]
+        if windows:
+            wanted.append(exp.and_(column("_i").eq(integer(k)), exp.or_(*windows)))
+    ranked = exp.select(*ranks).from_(long.subquery("_w"))
+    return (exp.select(exp.Star()).from_(ranked.subquery("_o"))
+            .where(exp.or_(*wanted) if wanted else exp.false()))
+
+
+def _runs(ranks: np.ndarray, values: np.ndarray) -> Runs:
+    order = np.argsort(ranks, kind="stable")
+    at, v = ranks[order].astype(np.int64), values[order].astype(np.float64)
+    start = np.concatenate(([True], v[1:] != v[:-1])) if len(at) else np.zeros(0, dtype=bool)
+    return Runs(v[start], at[start])
+
+
+def _read_ranks(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
+    out: dict[int, Any] = {}
+    for k, (i, r) in enumerate(query.requests):
+        rows = frame[frame["_i"] == k]
+        windows: dict[Any, list[tuple[int, int]]] = {}
+        for b, first, last in r.windows:
+            windows.setdefault(b, []).append((first, last))
+        answer = {}
+        for b, spans in windows.items():
+            mine = rows if b is None else rows[rows["branch"] == b]
+            at = mine["_rp" if b is None else "_rb"].to_numpy(dtype=np.int64)
+            keep = np.zeros(len(at), dtype=bool)
+            for first, last in spans:
+                keep |= (at >= first) & (at <= last)
+            answer[b] = _runs(at[keep], mine["_y"].to_numpy(dtype=np.float64)[keep])
+        out[i] = answer
+    return out
+
+
+# --- bins: linear binning ---------------------------------------------------------------
+
+def _bins_query(relation: exp.Query, items: list[tuple[int, Request]],
+                booleans: Collection[str]) -> exp.Query:
+    values = Values(booleans)
+    long = values.long(relation, [[values.filtered(r.rows, r.y)] for _, r in items])
+    if any(r.delta == 0 for _, r in items):
+        raise ValueError("linear bins need a nonzero delta")
+    index = column("_i")
+    scaled = [exp.Div(this=exp.Paren(this=exp.Sub(this=column("_c0"), expression=number(r.origin))),
+                      expression=number(r.delta)) for _, r in items]
+    positions = [exp.func("LEAST", exp.func("GREATEST", s, number(0.0)), integer(r.size - 1))
+                 for s, (_, r) in zip(scaled, items)]
+    pos = exp.select(index, column("branch"), per_request(index, positions).as_("_pos")
+                     ).from_(long.subquery("_w"))
+    floor = exp.cast(exp.func("FLOOR", column("_pos")), exp.DataType.build("INT64", dialect="bigquery"))
+    left = exp.func("LEAST", floor, per_request(index, [integer(r.size - 2) for _, r in items]))
+    split = exp.select(index, column("branch"), column("_pos"), left.as_("_left")
+                       ).from_(pos.subquery("_p"))
+    frac = exp.Sub(this=column("_pos"), expression=column("_left"))
+    return (exp.select(index, column("branch"), column("_left"),
+                       exp.func("SUM", exp.Sub(this=integer(1), expression=frac.copy())).as_("_wl"),
+                       exp.func("SUM", frac).as_("_wr"))
+            .from_(split.subquery("_s"))
+            .group_by(index, column("branch"), column("_left")))
+
+
+def _read_bins(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
+    out: dict[int, Any] = {}
+    for k, (i, r) in enumerate(query.requests):
+        answer = {}
+        rows = frame[(frame["_i"] == k) & frame["branch"].notna()]
+        for b, group in rows.groupby("branch", sort=True):
+            weights = np.zeros(r.size)
+            left = group["_left"].to_numpy(dtype=np.int64)
+            np.add.at(weights, left, group["_wl"].to_numpy(dtype=np.float64))
+            np.add.at(weights, left + 1, group["_wr"].to_numpy(dtype=np.float64))
+            answer[str(b)] = weights
+        out[i] = answer
+    return out
+
+
+_BUILDERS: dict[str, Callable[[exp.Query, list[tuple[int, Request]], Collection[str]], exp.Query]] = {
+    GROUPED: _grouped_query, RANKS: _ranks_query, CELLS: cells.cells_query, BINS: _bins_query}
+_READERS: dict[str, Callable[[SummaryQuery, pd.DataFrame], dict[int, Any]]] = {
+    GROUPED: _read_grouped, RANKS: _read_ranks, CELLS: cells.read_cells, BINS: _read_bins}
