@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import pandas as pd
 from sqlglot import exp
 
 from engine.backends.base import Backend
@@ -165,7 +166,8 @@ class _Run:
                 self.progress(0.5 + 0.4 * done / len(inputs), f"statistics {item.period} "
                               f"{item.window_index} {item.basis}")
                 try:
-                    source = WarehouseSource(self.backend, relation)
+                    source = WarehouseSource(self.backend, relation,
+                                             boolean_columns(self.backend, relation))
                 except Exception as error:  # noqa: BLE001 - recorded, other tables go on
                     self.error("statistics", error, period=item.period,
                                window_index=item.window_index, analysis_basis=item.basis)
@@ -194,6 +196,13 @@ class _Run:
             except Exception as error:  # noqa: BLE001
                 self.error("srm", error, analysis_basis=basis)
         return counts, {b: _json_safe(t) for b, t in tests.items()}
+
+
+def boolean_columns(backend: Backend, relation: exp.Query) -> set[str]:
+    """The BOOL columns of the rows (BigQuery casts no BOOL to FLOAT64): a query that reads
+    nothing."""
+    empty = backend.query(relation.limit(0))
+    return {str(c) for c in empty.columns if pd.api.types.is_bool_dtype(empty[c])}
 
 
 def _in_pool(executor: Executor, requests: list) -> list:

@@ -57,7 +57,7 @@ def _int(tree: exp.Expression) -> exp.Expression:
 
 
 def _layer(tree: exp.Select, alias: str, *outputs: exp.Expression) -> exp.Select:
-    return exp.select(exp.Star(), *outputs).from_(tree.subquery(alias))
+    return exp.select(exp.Star(), *outputs).from_(tree.subquery(alias), copy=False)
 
 
 def _bin(rank: exp.Expression, bins: exp.Expression, m: exp.Expression) -> exp.Expression:
@@ -82,10 +82,10 @@ def cells_query(relation: exp.Query, items: list[tuple[int, Request]],
     cs = [column(f"_c{j}") for j in range(width)]
     cnt = column("_cnt")
     levels = (exp.select(column("_i"), column("branch"), *cs,
-                         exp.Count(this=exp.Star()).as_("_cnt"))
-              .from_(long.subquery("_w")).group_by(column("_i"), column("branch"), *cs))
-    sized = _layer(levels, "_a", _int(_window(exp.func("SUM", cnt.copy()), None)).as_("_n"),
-                   _window(exp.Count(this=exp.Star()), None).as_("_levels"))
+                         exp.Count(this=exp.Star()).as_("_cnt", copy=False))
+              .from_(long.subquery("_w", copy=False), copy=False).group_by(column("_i"), column("branch"), *cs, copy=False))
+    sized = _layer(levels, "_a", _int(_window(exp.Sum(this=cnt.copy()), None)).as_("_n", copy=False),
+                   _window(exp.Count(this=exp.Star()), None).as_("_levels", copy=False))
     n = column("_n")
     exact = [k for k, (_, r) in enumerate(items) if r.exact]
     histogram = exp.or_(
@@ -99,13 +99,13 @@ def cells_query(relation: exp.Query, items: list[tuple[int, Request]],
                          exp.If(this=exp.GTE(this=cnt.copy(), expression=size),
                                 true=integer(ATOM))],
                     default=integer(BIN))
-    kinds = _layer(sized, "_b", kind.as_("_kind"))
+    kinds = _layer(sized, "_b", kind.as_("_kind", copy=False))
     is_bin = column("_kind").eq(integer(BIN))
     spread_cnt = exp.If(this=is_bin.copy(), true=cnt.copy(), false=integer(0))
     ordered = _layer(kinds, "_c",
-                     _window(exp.func("ROW_NUMBER"), cs).as_("_lvl"),
-                     _int(_window(exp.func("SUM", spread_cnt.copy()), cs, "CURRENT ROW")).as_("_through"),
-                     _int(_window(exp.func("SUM", spread_cnt.copy()), cs, "UNBOUNDED")).as_("_m"))
+                     _window(exp.func("ROW_NUMBER"), cs).as_("_lvl", copy=False),
+                     _int(_window(exp.Sum(this=spread_cnt.copy()), cs, "CURRENT ROW")).as_("_through", copy=False),
+                     _int(_window(exp.Sum(this=spread_cnt.copy()), cs, "UNBOUNDED")).as_("_m", copy=False))
     m = column("_m")
     bins = exp.func("GREATEST", integer(1), exp.IntDiv(
         this=exp.Add(this=exp.Mul(this=integer(2 * resample.N_BINS), expression=m.copy()),
@@ -115,10 +115,10 @@ def cells_query(relation: exp.Query, items: list[tuple[int, Request]],
     last = exp.Sub(this=column("_through"), expression=integer(1))
     spans = _layer(ordered, "_d",
                    exp.If(this=is_bin.copy(), true=_bin(start.copy(), bins, m),
-                          false=column("_lvl")).as_("_j1"),
+                          false=column("_lvl")).as_("_j1", copy=False),
                    exp.If(this=is_bin.copy(), true=_bin(last, bins, m),
-                          false=column("_lvl")).as_("_j2"),
-                   start.as_("_start"), bins.copy().as_("_k"))
+                          false=column("_lvl")).as_("_j2", copy=False),
+                   start.as_("_start", copy=False), bins.copy().as_("_k", copy=False))
     # A bin level's rank range [start, through) meets bins _j1 .. _j2: one piece in _j1 and,
     # when it reaches further, one in _j2; bins strictly between are wholly this level's
     # value (returned as a range, `_mid`, and filled in by `read_cells`).
@@ -132,44 +132,44 @@ def cells_query(relation: exp.Query, items: list[tuple[int, Request]],
         default=exp.Sub(this=column("_through"), expression=_edge(column("_j2"), column("_k"), m)))
     middle = exp.and_(is_bin.copy(), first.copy(), exp.GT(
         this=column("_j2"), expression=exp.Add(this=column("_j1"), expression=integer(1))))
-    offsets = exp.union(exp.select(integer(0).as_("_t")), exp.select(integer(1).as_("_t")),
+    offsets = exp.union(exp.select(integer(0).as_("_t", copy=False)), exp.select(integer(1).as_("_t", copy=False)),
                         distinct=False)
     pieces = (exp.select(column("_i"), column("branch"), column("_kind"), *cs, m.copy(),
                          column("_k"),
-                         exp.If(this=first.copy(), true=column("_j1"), false=column("_j2")).as_("_j"),
-                         piece.as_("_p"),
+                         exp.If(this=first.copy(), true=column("_j1"), false=column("_j2")).as_("_j", copy=False),
+                         piece.as_("_p", copy=False),
                          exp.If(this=middle, true=exp.Sub(this=column("_j2"), expression=integer(1)),
-                                false=exp.null()).as_("_mid"))
-              .from_(spans.subquery("_e")).join(offsets.subquery("_o"), join_type="CROSS")
+                                false=exp.null()).as_("_mid", copy=False))
+              .from_(spans.subquery("_e", copy=False), copy=False).join(offsets.subquery("_o", copy=False), join_type="CROSS", copy=False)
               .where(exp.or_(first.copy(), exp.and_(is_bin.copy(), exp.GT(
-                  this=column("_j2"), expression=column("_j1"))))))
+                  this=column("_j2"), expression=column("_j1")))), copy=False))
     j = column("_j")
     p = column("_p")
     by_cell = [column("_i"), column("branch"), column("_kind"), j.copy()]
-    total = exp.Window(this=exp.func("SUM", p.copy()), partition_by=[c.copy() for c in by_cell])
+    total = exp.Window(this=exp.Sum(this=p.copy()), partition_by=[c.copy() for c in by_cell])
     means = _layer(pieces, "_f", *(exp.Div(
-        this=exp.Window(this=exp.func("SUM", exp.Mul(this=p.copy(), expression=c.copy())),
+        this=exp.Window(this=exp.Sum(this=exp.Mul(this=p.copy(), expression=c.copy())),
                         partition_by=[c.copy() for c in by_cell]),
-        expression=total.copy()).as_(f"_mean{k}") for k, c in enumerate(cs)))
-    count = exp.func("SUM", p.copy())
-    outputs = [*by_cell, count.copy().as_("_count"), exp.func("MIN", m.copy()).as_("_spread"),
-               exp.func("MIN", column("_k")).as_("_bins"), exp.func("MAX", column("_mid")).as_("_mid")]
+        expression=total.copy()).as_(f"_mean{k}", copy=False) for k, c in enumerate(cs)))
+    count = exp.Sum(this=p.copy())
+    outputs = [*by_cell, count.copy().as_("_count", copy=False), exp.func("MIN", m.copy()).as_("_spread", copy=False),
+               exp.func("MIN", column("_k")).as_("_bins", copy=False), exp.func("MAX", column("_mid")).as_("_mid", copy=False)]
     for k, c in enumerate(cs):
         outputs.append(exp.func("MIN", exp.If(this=is_bin.copy(), true=column(f"_mean{k}"),
-                                              false=c.copy())).as_(f"_m{k}"))
+                                              false=c.copy())).as_(f"_m{k}", copy=False))
         outputs.append(exp.func("MIN", exp.If(this=exp.Is(this=column("_mid"), expression=exp.null()).not_(),
-                                              true=c.copy(), false=exp.null())).as_(f"_v{k}"))
+                                              true=c.copy(), false=exp.null())).as_(f"_v{k}", copy=False))
     for a in range(width):
         for b in range(a, width):
             dev = [exp.Sub(this=cs[x].copy(), expression=column(f"_mean{x}")) for x in (a, b)]
-            moment = exp.func("SUM", exp.Mul(this=exp.Mul(this=p.copy(), expression=dev[0]),
+            moment = exp.Sum(this=exp.Mul(this=exp.Mul(this=p.copy(), expression=dev[0]),
                                              expression=dev[1]))
             cov = exp.Div(this=exp.Div(this=moment, expression=count.copy()),
                           expression=exp.Add(this=count.copy(), expression=integer(1)))
             outputs.append(exp.If(this=is_bin.copy(), true=cov, false=integer(0))
-                           .as_(f"_cov{a}_{b}"))
-    return (exp.select(*outputs).from_(means.subquery("_g"))
-            .group_by(*(c.copy() for c in by_cell)))
+                           .as_(f"_cov{a}_{b}", copy=False))
+    return (exp.select(*outputs).from_(means.subquery("_g", copy=False), copy=False)
+            .group_by(*(c.copy() for c in by_cell), copy=False))
 
 
 def _cells(group: pd.DataFrame, d: int) -> resample.Cells:

@@ -74,28 +74,28 @@ def read_answers(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
 # --- grouped: moments, grid counts, residual sums ---------------------------------------
 
 def _count_if(condition: exp.Expression) -> exp.Expression:
-    return exp.func("COUNTIF", condition, dialect="bigquery")
+    return exp.CountIf(this=condition)
 
 
 def _moments(values: Values, i: int, r: Moments) -> list[exp.Expression]:
     y = values.filtered(r.rows, r.y)
-    out = [_count_if(values.keep(r.rows)).as_(f"_{i}_rows"),
-           exp.func("COUNT", y.copy()).as_(f"_{i}_n"),
-           exp.func("SUM", y.copy()).as_(f"_{i}_sum"),
-           exp.func("VAR_POP", y.copy()).as_(f"_{i}_var"),
-           _count_if(exp.NEQ(this=y.copy(), expression=number(0.0))).as_(f"_{i}_nz"),
-           exp.func("MIN", y.copy()).as_(f"_{i}_min"),
-           exp.func("MAX", y.copy()).as_(f"_{i}_max"),
-           _count_if(exp.NEQ(this=y.copy(), expression=exp.func("ROUND", y.copy())))
-           .as_(f"_{i}_frac")]
+    out = [_count_if(values.keep(r.rows)).as_(f"_{i}_rows", copy=False),
+           exp.Count(this=y.copy()).as_(f"_{i}_n", copy=False),
+           exp.Sum(this=y.copy()).as_(f"_{i}_sum", copy=False),
+           exp.VariancePop(this=y.copy()).as_(f"_{i}_var", copy=False),
+           _count_if(exp.NEQ(this=y.copy(), expression=number(0.0))).as_(f"_{i}_nz", copy=False),
+           exp.Min(this=y.copy()).as_(f"_{i}_min", copy=False),
+           exp.Max(this=y.copy()).as_(f"_{i}_max", copy=False),
+           _count_if(exp.NEQ(this=y.copy(), expression=exp.Round(this=y.copy())))
+           .as_(f"_{i}_frac", copy=False)]
     if r.distinct:
-        out.append(exp.Count(this=exp.Distinct(expressions=[y.copy()])).as_(f"_{i}_dist"))
+        out.append(exp.Count(this=exp.Distinct(expressions=[y.copy()])).as_(f"_{i}_dist", copy=False))
     if r.x is not None:
         x = exp.If(this=exp.Is(this=y.copy(), expression=exp.null()).not_(),
                    true=values.value(r.x), false=exp.null())
-        out += [exp.func("SUM", x.copy()).as_(f"_{i}_sx"),
-                exp.func("VAR_POP", x.copy()).as_(f"_{i}_vx"),
-                exp.func("COVAR_POP", x.copy(), y.copy()).as_(f"_{i}_cxy")]
+        out += [exp.Sum(this=x.copy()).as_(f"_{i}_sx", copy=False),
+                exp.VariancePop(this=x.copy()).as_(f"_{i}_vx", copy=False),
+                exp.CovarPop(this=x.copy(), expression=y.copy()).as_(f"_{i}_cxy", copy=False)]
     return out
 
 
@@ -103,9 +103,9 @@ def _grid(values: Values, i: int, r: GridCounts) -> list[exp.Expression]:
     if not r.grid:
         return []
     y = values.filtered(r.rows, r.y)
-    counts = [exp.func("COUNT", y.copy()) if math.isnan(g)  # NaN sorts after every value
+    counts = [exp.Count(this=y.copy()) if math.isnan(g)  # NaN sorts after every value
               else _count_if(exp.LTE(this=y.copy(), expression=number(g))) for g in r.grid]
-    return [exp.Array(expressions=counts).as_(f"_{i}_grid")]
+    return [exp.Array(expressions=counts).as_(f"_{i}_grid", copy=False)]
 
 
 def _by_branch(pairs: tuple[tuple[str, float], ...]) -> exp.Expression:
@@ -133,9 +133,9 @@ def _residuals(values: Values, i: int, r: Residuals) -> list[exp.Expression]:
             this=exp.Sub(this=integer(1), expression=h.copy()))),
         false=e2.copy()))
     wz = exp.Mul(this=w.copy(), expression=z.copy())
-    return [exp.func("SUM", w.copy()).as_(f"_{i}_w"),
-            exp.func("SUM", wz.copy()).as_(f"_{i}_wz"),
-            exp.func("SUM", exp.Mul(this=wz, expression=z.copy())).as_(f"_{i}_wzz")]
+    return [exp.Sum(this=w.copy()).as_(f"_{i}_w", copy=False),
+            exp.Sum(this=wz.copy()).as_(f"_{i}_wz", copy=False),
+            exp.Sum(this=exp.Mul(this=wz, expression=z.copy())).as_(f"_{i}_wzz", copy=False)]
 
 
 _GROUPED_PARTS: dict[type, Callable[[Values, int, Any], list[exp.Expression]]] = {
@@ -147,8 +147,8 @@ def _grouped_query(relation: exp.Query, items: list[tuple[int, Request]],
     values = Values(booleans)
     outputs = [part for i, r in items for part in _GROUPED_PARTS[type(r)](values, i, r)]
     return (exp.select(column("branch"), *outputs)
-            .from_(values.select(relation).subquery("_v"))
-            .group_by(column("branch")).order_by(column("branch")))
+            .from_(values.select(relation).subquery("_v", copy=False), copy=False)
+            .group_by(column("branch"), copy=False).order_by(column("branch"), copy=False))
 
 
 def _branch_rows(frame: pd.DataFrame) -> list[tuple[str, Any]]:
@@ -205,10 +205,10 @@ def _ranks_query(relation: exp.Query, items: list[tuple[int, Request]],
     values = Values(booleans)
     long = values.long(relation, [[values.filtered(r.rows, r.y)] for _, r in items])
     pooled = any(b is None for _, r in items for b, _, _ in r.windows)
-    ranks = [column("_i"), column("branch"), column("_c0").as_("_y"),
-             _row_number([column("_i"), column("branch")]).as_("_rb")]
+    ranks = [column("_i"), column("branch"), column("_c0").as_("_y", copy=False),
+             _row_number([column("_i"), column("branch")]).as_("_rb", copy=False)]
     if pooled:
-        ranks.append(_row_number([column("_i")]).as_("_rp"))
+        ranks.append(_row_number([column("_i")]).as_("_rp", copy=False))
     wanted = []
     for k, (_, r) in enumerate(items):
         windows = [exp.and_(
@@ -219,9 +219,9 @@ def _ranks_query(relation: exp.Query, items: list[tuple[int, Request]],
             for b, first, last in r.windows if last >= max(first, 0)]
         if windows:
             wanted.append(exp.and_(column("_i").eq(integer(k)), exp.or_(*windows)))
-    ranked = exp.select(*ranks).from_(long.subquery("_w"))
-    return (exp.select(exp.Star()).from_(ranked.subquery("_o"))
-            .where(exp.or_(*wanted) if wanted else exp.false()))
+    ranked = exp.select(*ranks).from_(long.subquery("_w", copy=False), copy=False)
+    return (exp.select(exp.Star()).from_(ranked.subquery("_o", copy=False), copy=False)
+            .where(exp.or_(*wanted) if wanted else exp.false(), copy=False))
 
 
 def _runs(ranks: np.ndarray, values: np.ndarray) -> Runs:
@@ -263,18 +263,18 @@ def _bins_query(relation: exp.Query, items: list[tuple[int, Request]],
                       expression=number(r.delta)) for _, r in items]
     positions = [exp.func("LEAST", exp.func("GREATEST", s, number(0.0)), integer(r.size - 1))
                  for s, (_, r) in zip(scaled, items)]
-    pos = exp.select(index, column("branch"), per_request(index, positions).as_("_pos")
-                     ).from_(long.subquery("_w"))
+    pos = exp.select(index, column("branch"), per_request(index, positions).as_("_pos", copy=False)
+                     ).from_(long.subquery("_w", copy=False), copy=False)
     floor = exp.cast(exp.func("FLOOR", column("_pos")), exp.DataType.build("INT64", dialect="bigquery"))
     left = exp.func("LEAST", floor, per_request(index, [integer(r.size - 2) for _, r in items]))
-    split = exp.select(index, column("branch"), column("_pos"), left.as_("_left")
-                       ).from_(pos.subquery("_p"))
+    split = exp.select(index, column("branch"), column("_pos"), left.as_("_left", copy=False)
+                       ).from_(pos.subquery("_p", copy=False), copy=False)
     frac = exp.Sub(this=column("_pos"), expression=column("_left"))
     return (exp.select(index, column("branch"), column("_left"),
-                       exp.func("SUM", exp.Sub(this=integer(1), expression=frac.copy())).as_("_wl"),
-                       exp.func("SUM", frac).as_("_wr"))
-            .from_(split.subquery("_s"))
-            .group_by(index, column("branch"), column("_left")))
+                       exp.Sum(this=exp.Sub(this=integer(1), expression=frac.copy())).as_("_wl", copy=False),
+                       exp.Sum(this=frac).as_("_wr", copy=False))
+            .from_(split.subquery("_s", copy=False), copy=False)
+            .group_by(index, column("branch"), column("_left"), copy=False))
 
 
 def _read_bins(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:

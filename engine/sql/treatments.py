@@ -59,7 +59,7 @@ def parenthesized(tree: exp.Expression) -> exp.Expression:
                 if isinstance(child, (exp.Binary, exp.Not, exp.Neg)):
                     node.set(key, exp.Paren(this=child))
         return node
-    return tree.transform(wrap)
+    return tree.transform(wrap, copy=False)
 
 
 def integer(value: int) -> exp.Expression:
@@ -67,7 +67,7 @@ def integer(value: int) -> exp.Expression:
 
 
 def is_inf(v: exp.Expression) -> exp.Expression:
-    return exp.func("IS_INF", v.copy(), dialect="bigquery")
+    return exp.IsInf(this=v.copy())
 
 
 def finite(v: exp.Expression) -> exp.Expression:
@@ -81,7 +81,7 @@ def _if(condition: exp.Expression, true: exp.Expression,
 
 
 def _nan_to_null(v: exp.Expression) -> exp.Expression:
-    return _if(exp.func("IS_NAN", v.copy(), dialect="bigquery"), exp.null(), v.copy())
+    return _if(exp.IsNan(this=v.copy()), exp.null(), v.copy())
 
 
 def source_value(name: str, boolean: bool) -> exp.Expression:
@@ -228,11 +228,11 @@ class Values:
         first = [column("branch", "_r"),
                  *(exp.alias_(column(s, "_r"), s) for s in self._segments),
                  *self._layers[0]]
-        tree = exp.select(*first).from_(rows.subquery("_r"))
+        tree = exp.select(*first).from_(rows.subquery("_r", copy=False), copy=False)
         for depth, layer in enumerate(self._layers[1:], start=1):
             if layer:
-                tree = exp.select(exp.Star(), *layer).from_(tree.subquery(f"_l{depth}"))
-        return exp.select(exp.Star(), *self._last).from_(tree.subquery("_lk"))
+                tree = exp.select(exp.Star(), *layer).from_(tree.subquery(f"_l{depth}", copy=False), copy=False)
+        return exp.select(exp.Star(), *self._last).from_(tree.subquery("_lk", copy=False), copy=False)
 
     def long(self, relation: exp.Query, columns: list[list[exp.Expression]]) -> exp.Select:
         """One row per (client, request) where the request's columns are all non-NULL:
@@ -244,19 +244,19 @@ class Values:
         for j in range(width):
             per = [c[j] if j < len(c) else number(0.0) for c in columns]
             picks.append(exp.alias_(per_request(index, per), f"_c{j}"))
-        values = self.select(relation).subquery("_v")
+        values = self.select(relation).subquery("_v", copy=False)
         if len(columns) == 1:
-            tree = exp.select(exp.alias_(integer(0), "_i"), column("branch"), *picks).from_(values)
+            tree = exp.select(exp.alias_(integer(0), "_i"), column("branch"), *picks).from_(values, copy=False)
         else:
             numbers = [exp.select(exp.alias_(integer(i), "_i")) for i in range(len(columns))]
             table: exp.Query = numbers[0]
             for n in numbers[1:]:
                 table = exp.union(table, n, distinct=False)
-            tree = (exp.select(index, column("branch", "_v"), *picks).from_(values)
-                    .join(table.subquery("_n"), join_type="CROSS"))
+            tree = (exp.select(index, column("branch", "_v"), *picks).from_(values, copy=False)
+                    .join(table.subquery("_n", copy=False), join_type="CROSS", copy=False))
         present = [exp.Is(this=column(f"_c{j}"), expression=exp.null()).not_()
                    for j in range(width)]
-        return exp.select(exp.Star()).from_(tree.subquery("_w")).where(exp.and_(*present))
+        return exp.select(exp.Star()).from_(tree.subquery("_w", copy=False), copy=False).where(exp.and_(*present), copy=False)
 
 
 def per_request(index: exp.Expression, values: list[exp.Expression]) -> exp.Expression:
