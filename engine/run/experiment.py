@@ -116,6 +116,7 @@ class _Run:
         self.slug = spec.experiment.slug
         self.progress = progress or (lambda fraction, what: None)
         self.errors: list[ErrorRecord] = []
+        self.covariate_metrics: dict[str, str] = {}  # joined covariate column -> its metric
         self.stages: list[tuple[str, float]] = []
         self._lap = time.perf_counter()
 
@@ -147,6 +148,7 @@ class _Run:
                       if period in pre and metric in pre[period].metrics]
             relation = window_relation(table.table, table.window, table.basis, joined)
             columns = frozenset((*table.metrics, *table.segments, *(a for a, _, _ in joined)))
+            self.covariate_metrics.update((alias, metric) for alias, _, metric in joined)
             inputs.append((WindowInput(
                 self.slug, self.date.isoformat(), table.period, table.window.number,
                 table.window.length, table.basis, metrics, table.segments,
@@ -161,23 +163,21 @@ class _Run:
         windows: dict[tuple[str, int], list[StatisticRecord]] = {
             (t.period, t.window.number): [] for t in tables if not t.carried}
         inputs = self._inputs(tables)
+        if not inputs:
+            return windows
+        self.progress(0.6, f"statistics of {len(inputs)} window tables")
         try:
-            for done, (item, relation) in enumerate(inputs, start=1):
-                self.progress(0.5 + 0.4 * done / len(inputs), f"statistics {item.period} "
-                              f"{item.window_index} {item.basis}")
-                try:
-                    source = WarehouseSource(self.backend, relation,
-                                             boolean_columns(self.backend, relation))
-                except Exception as error:  # noqa: BLE001 - recorded, other tables go on
-                    self.error("statistics", error, period=item.period,
-                               window_index=item.window_index, analysis_basis=item.basis)
-                    continue
-                records, errors = window_statistics(item, source.evaluate, local)
-                windows[(item.period, item.window_index)] += records
-                self.errors += errors
+            source = WarehouseSource(self.backend, {i: relation for i, (_, relation)
+                                                    in enumerate(inputs)},
+                                     boolean_columns(self.backend, tables[0].table,
+                                                     self.covariate_metrics))
+            results = window_statistics([item for item, _ in inputs], source.evaluate, local)
         except Exception as error:  # noqa: BLE001 - e.g. a worker process died
             self.error("statistics", error)
             return None
+        for (item, _), (records, errors) in zip(inputs, results):
+            windows[(item.period, item.window_index)] += records
+            self.errors += errors
         return windows
 
     def sample_ratio(self, tables: list[ClientMetricsTable]) -> tuple[dict, dict]:
@@ -198,11 +198,12 @@ class _Run:
         return counts, {b: _json_safe(t) for b, t in tests.items()}
 
 
-def boolean_columns(backend: Backend, relation: exp.Query) -> set[str]:
-    """The BOOL columns of the rows (BigQuery casts no BOOL to FLOAT64): a query that reads
-    nothing."""
-    empty = backend.query(relation.limit(0))
-    return {str(c) for c in empty.columns if pd.api.types.is_bool_dtype(empty[c])}
+def boolean_columns(backend: Backend, table: str, covariates: Mapping[str, str]) -> set[str]:
+    """The BOOL columns of the per-client table and of the covariates joined from it (BigQuery
+    casts no BOOL to FLOAT64): one query that reads nothing."""
+    empty = backend.query(exp.select("*").from_(exp.to_table(table)).limit(0))
+    booleans = {str(c) for c in empty.columns if pd.api.types.is_bool_dtype(empty[c])}
+    return booleans | {alias for alias, metric in covariates.items() if metric in booleans}
 
 
 def _in_pool(executor: Executor, requests: list) -> list:

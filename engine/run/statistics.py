@@ -1,22 +1,22 @@
 """Statistics of one window table: every metric x statistic x segment, with errors.
 
-Every statistic is a generator of summary requests (engine.statistics.summaries); they run
-together in lock-step (engine.statistics.drive), so each round is a few warehouse queries over
-the window's rows, whatever the number of metrics. Client rows never reach this process. A
+Every statistic is a generator of summary requests (engine.statistics.summaries); the
+statistics of every window table run together in lock-step (engine.statistics.drive), so each
+round is a few warehouse queries, whatever the number of windows, metrics and segments. Client rows never reach this process. A
 failing statistic becomes an `ErrorRecord` and the others go on.
 """
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from engine.config.spec import Metric, StatisticSpec
 from engine.plan.analysis_plan import ALL_SEGMENT
 from engine.results.metadata import ErrorRecord
 from engine.statistics.api import merged_params, statistic
 from engine.statistics.context import COVARIATE_SUFFIX, Context
-from engine.statistics.drive import Evaluate, drive, in_process
+from engine.statistics.drive import Evaluate, drive, in_process, tagged
 from engine.statistics.multiple import adjust
 from engine.statistics.pretreatments.apply import treat
 from engine.statistics.records import Labels, StatisticRecord
@@ -107,27 +107,34 @@ def _one(item: WindowInput, segment: str, metric: Metric, spec: StatisticSpec,
     return (yield from statistic(spec.name, ctx))
 
 
-def window_statistics(item: WindowInput, evaluate: Evaluate, local: Evaluate = in_process
-                      ) -> tuple[list[StatisticRecord], list[ErrorRecord]]:
-    """All records of one window table, p-values adjusted (Holm and BH) across its metrics;
-    `evaluate` answers summary requests over the window's rows, `local` the replicate draws."""
-    errors: list[ErrorRecord] = []
-    jobs: list[tuple[dict[str, Any], Statistic]] = []
-    for segment in (ALL_SEGMENT, *item.segments):
-        if segment != ALL_SEGMENT and segment not in item.columns:
-            errors.append(_error(item, KeyError(segment), segment=segment))
-            continue
-        for metric in item.metrics:
-            for spec in metric.statistics:
-                where = dict(segment=segment, metric=metric.name, statistic=spec.name)
-                jobs.append((where, _one(item, segment, metric, spec, errors)))
-    records: list[StatisticRecord] = []
-    for (where, _), result in zip(jobs, drive([job for _, job in jobs], evaluate, local)):
+def window_statistics(items: Sequence[WindowInput], evaluate: Evaluate,
+                      local: Evaluate = in_process
+                      ) -> list[tuple[list[StatisticRecord], list[ErrorRecord]]]:
+    """All records of each window table, p-values adjusted (Holm and BH) across its
+    metrics, in one drive: each round asks the warehouse about every window at once.
+    `evaluate` answers requests `Tagged` by the window's position in `items`, `local` the
+    replicate draws."""
+    errors: list[list[ErrorRecord]] = [[] for _ in items]
+    jobs: list[tuple[int, dict[str, Any], Statistic]] = []
+    for key, item in enumerate(items):
+        for segment in (ALL_SEGMENT, *item.segments):
+            if segment != ALL_SEGMENT and segment not in item.columns:
+                errors[key].append(_error(item, KeyError(segment), segment=segment))
+                continue
+            for metric in item.metrics:
+                for spec in metric.statistics:
+                    where = {"segment": segment, "metric": metric.name, "statistic": spec.name}
+                    job = tagged(key, _one(item, segment, metric, spec, errors[key]))
+                    jobs.append((key, where, job))
+    records: list[list[StatisticRecord]] = [[] for _ in items]
+    for (key, where, _), result in zip(jobs, drive([job for _, _, job in jobs], evaluate,
+                                                    local)):
         if isinstance(result, BaseException):
-            errors.append(_error(item, result, **where))
+            errors[key].append(_error(items[key], result, **where))
         else:
-            records += result
-    return adjust(adjust(records, "holm"), "bh"), errors
+            records[key] += result
+    return [(adjust(adjust(mine, "holm"), "bh"), errors[key])
+            for key, mine in enumerate(records)]
 
 
 def _error(item: WindowInput, error: BaseException, **where: Any) -> ErrorRecord:

@@ -10,6 +10,7 @@ others go on. A batch that fails is thrown into every generator waiting on it, u
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from engine.statistics.resample import replicates
@@ -97,6 +98,34 @@ def together(*parts: Statistic) -> Statistic:
             except StopIteration as stop:
                 results[i] = stop.value
     return tuple(results)
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """A request about the rows of one of several sources (e.g. one window table of many)."""
+    key: Any
+    request: Request
+
+
+def tagged(key: Any, statistic: Statistic) -> Statistic:
+    """`statistic` with its row requests tagged by `key` (local ones left as they are), so
+    statistics of many sources run in one drive and each round's requests of every source
+    can be answered together."""
+    def wrap(asked: Any) -> Any:
+        if isinstance(asked, tuple):
+            return tuple(wrap(r) for r in asked)
+        return asked if isinstance(asked, LOCAL) else Tagged(key, asked)
+    try:
+        asked = next(statistic)
+        while True:
+            try:
+                reply = yield wrap(asked)
+            except Exception as error:  # noqa: BLE001 - a failed batch, passed on
+                asked = statistic.throw(error)
+                continue
+            asked = statistic.send(reply)
+    except StopIteration as stop:
+        return stop.value
 
 
 def ask(request: Request) -> Statistic:
