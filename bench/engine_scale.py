@@ -57,8 +57,9 @@ _GENERATE = """
 import sys
 from pathlib import Path
 from engine.synthetic.world import generate
-world = generate(sys.argv[1], clients=int(sys.argv[2]), days=int(sys.argv[3]), seed=int(sys.argv[4]))
-Path(sys.argv[5]).write_text(world.registry_json())
+db, clients, days, seed, registry = sys.argv[1:6]
+world = generate(db, clients=int(clients), days=int(days), seed=int(seed))
+Path(registry).write_text(world.registry_json())
 """
 
 # Appends every table of each chunk file (argv[2:]) to the same table of argv[1].
@@ -87,22 +88,23 @@ def _usage_json(usage: TreeUsage) -> dict:
 def world(cache: Path, clients: int) -> tuple[Path, Path, dict]:
     """(telemetry db, registry json, generation figures) of a cached or new world."""
     where = cache / f"world-{clients}-d{DAYS}-s{SEED}"
-    db, registry, done = where / "telemetry.duckdb", where / "registry.json", where / "generation.json"
+    db, registry = where / "telemetry.duckdb", where / "registry.json"
+    done = where / "generation.json"
     if done.is_file():
         return db, registry, json.loads(done.read_text())
     shutil.rmtree(where, ignore_errors=True)
     where.mkdir(parents=True)
     sizes = [min(CHUNK, clients - start) for start in range(0, clients, CHUNK)]
     chunks = [where / f"chunk{i}.duckdb" for i in range(len(sizes))]
-    steps = []
+    steps, log = [], where / "generation.log"
     for i, (size, chunk) in enumerate(zip(sizes, chunks)):
         print(f"generating {clients:,d} clients: chunk {i + 1}/{len(sizes)} ({size:,d} clients, "
               f"seed {SEED + i})", file=sys.stderr, flush=True)
-        steps.append(_checked(run_measured([sys.executable, "-c", _GENERATE, str(chunk), str(size),
-                                            str(DAYS), str(SEED + i), str(registry)], cwd=ROOT)))
+        steps.append(_checked(log, [sys.executable, "-c", _GENERATE, str(chunk), str(size),
+                                    str(DAYS), str(SEED + i), str(registry)]))
     if len(chunks) > 1:
-        steps.append(_checked(run_measured([sys.executable, "-c", _MERGE, str(chunks[0]),
-                                            *map(str, chunks[1:])], cwd=ROOT)))
+        steps.append(_checked(log, [sys.executable, "-c", _MERGE, str(chunks[0]),
+                                    *map(str, chunks[1:])]))
         for chunk in chunks[1:]:
             chunk.unlink()
     chunks[0].rename(db)
@@ -114,9 +116,11 @@ def world(cache: Path, clients: int) -> tuple[Path, Path, dict]:
     return db, registry, figures
 
 
-def _checked(usage: TreeUsage) -> TreeUsage:
+def _checked(log: Path, argv: list[str]) -> TreeUsage:
+    with log.open("ab") as sink:  # DuckDB's progress bars and any traceback
+        usage = run_measured(argv, cwd=ROOT, stdout=sink, stderr=sink)
     if usage.returncode:
-        raise SystemExit(f"world generation failed (exit {usage.returncode})")
+        raise SystemExit(f"world generation failed (exit {usage.returncode}): see {log}")
     return usage
 
 
@@ -139,7 +143,8 @@ def _export_figures(out: Path) -> dict:
     windows, records = {}, 0
     for path in sorted(out.glob(f"statistics_{SLUG}_*.json")):
         rows = json.loads(path.read_text())
-        windows[path.stem.removeprefix(f"statistics_{SLUG}_")] = len({r["window_index"] for r in rows})
+        period = path.stem.removeprefix(f"statistics_{SLUG}_")
+        windows[period] = len({r["window_index"] for r in rows})
         records += len(rows)
     errors_file = out / f"errors_{SLUG}.json"
     errors = json.loads(errors_file.read_text()) if errors_file.is_file() else []

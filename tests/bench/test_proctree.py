@@ -1,4 +1,4 @@
-"""The process-tree sampler of the scale bench sees memory held by a grandchild, not only the child."""
+"""The scale bench's process-tree sampler counts memory held by a grandchild, not only the child."""
 from __future__ import annotations
 
 import sys
