@@ -126,16 +126,18 @@ def _checked(log: Path, argv: list[str]) -> TreeUsage:
 
 def config_root(where: Path) -> Path:
     """A copy of the repository's layout with only SLUG's config, plus its days28 metrics."""
-    shutil.copytree(ROOT / "outcomes", where / "outcomes")
-    for part in ("defaults", "definitions"):
-        shutil.copytree(ROOT / "engine" / part, where / "engine" / part)
-    text = (ROOT / "experiments" / f"{SLUG}.toml").read_text(encoding="utf-8")
-    days28 = f"\n[metrics]\ndays28 = {json.dumps(list(DAYS28))}\n"
+    from engine.config.layout import detect_layout
+    layout = detect_layout(ROOT)
+    for directory in (layout.outcomes_dir, layout.defaults_dir, *layout.definitions_dirs):
+        shutil.copytree(directory, where / directory.relative_to(ROOT))
+    source = layout.experiments_dir / f"{SLUG}.toml"
+    text = source.read_text(encoding="utf-8")
     if "\n[metrics]\n" not in text:
-        raise SystemExit(f"experiments/{SLUG}.toml has no [metrics] table to add days28 to")
-    (where / "experiments").mkdir()
-    (where / "experiments" / f"{SLUG}.toml").write_text(text.replace("\n[metrics]\n", days28, 1),
-                                                        encoding="utf-8")
+        raise SystemExit(f"{source} has no [metrics] table to add days28 to")
+    days28 = f"\n[metrics]\ndays28 = {json.dumps(list(DAYS28))}\n"
+    target = where / source.relative_to(ROOT)
+    target.parent.mkdir(parents=True)
+    target.write_text(text.replace("\n[metrics]\n", days28, 1), encoding="utf-8")
     return where
 
 
@@ -211,9 +213,13 @@ def markdown(rows: list[dict]) -> str:
             "generation s")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     smallest = {}
-    for row in sorted(rows, key=lambda r: r["clients"]):
+    for row in sorted(_measured(rows), key=lambda r: r["clients"]):
         smallest.setdefault(row["label"], row)
     for row in sorted(rows, key=lambda r: (r["label"], r["clients"])):
+        if row.get("skipped"):
+            lines.append(f"| {row['label']} | {row['commit']} | {row['clients']:,d} | not run: "
+                         + row["skipped"] + " |" * (len(head) - 3))
+            continue
         base = smallest[row["label"]]
         cells = (row["label"], row.get("commit", "?"), f"{row['clients']:,d}",
                  f"{row.get('enrolled', 0):,d}", sum(row.get("windows", {}).values()),
@@ -230,7 +236,12 @@ def markdown(rows: list[dict]) -> str:
 def goals(rows: list[dict]) -> list[str]:
     lines = []
     for label in sorted({r["label"] for r in rows}):
-        mine = sorted((r for r in rows if r["label"] == label), key=lambda r: r["clients"])
+        lines += [f"- {label}: {r['clients']:,d} clients not run: {r['skipped']}"
+                  for r in rows if r["label"] == label and r.get("skipped")]
+        mine = sorted((r for r in _measured(rows) if r["label"] == label),
+                      key=lambda r: r["clients"])
+        if not mine:
+            continue
         small, large = mine[0], mine[-1]
         ratio = large["peak_rss_mb"] / small["peak_rss_mb"]
         if large is not small:
@@ -246,7 +257,27 @@ def goals(rows: list[dict]) -> list[str]:
 
 
 def missed(rows: list[dict]) -> bool:
-    return any(r["returncode"] for r in rows) or any("MISSED" in line for line in goals(rows))
+    return (any(r.get("skipped") or r["returncode"] for r in rows)
+            or any("MISSED" in line for line in goals(rows)))
+
+
+def _measured(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if not r.get("skipped")]
+
+
+def projected_peak_mb(rows: list[dict], clients: int) -> float | None:
+    """Peak RSS at `clients`, extrapolated linearly from the two largest smaller sizes measured."""
+    known = sorted((r["clients"], r["peak_rss_mb"]) for r in _measured(rows)
+                   if r["clients"] < clients and not r["returncode"])
+    if len(known) < 2:
+        return None
+    (c1, p1), (c2, p2) = known[-2:]
+    return p2 + (p2 - p1) / (c2 - c1) * (clients - c2)
+
+
+def _default_budget_mb() -> int:
+    total_kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+    return round(total_kb / 1024 * 0.6)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only print the combined table of these JSON lines files")
     parser.add_argument("--memory-limit", metavar="SIZE", help="passed to jetstream analyse")
     parser.add_argument("--workers", type=int, help="passed to jetstream analyse")
+    parser.add_argument("--rss-budget", type=int, metavar="MB", default=_default_budget_mb(),
+                        help="skip a size whose peak RSS, extrapolated from smaller sizes of the "
+                        "same label (this run and --json FILE), exceeds MB [default: 60%% of RAM]")
     args = parser.parse_args(argv)
     if args.table:
         rows = [json.loads(line) for path in args.table
@@ -269,9 +303,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache or Path(tmp)
         cache.mkdir(parents=True, exist_ok=True)
-        rows = []
+        rows: list[dict] = []
+        earlier = [json.loads(line) for line in args.json.read_text().splitlines()
+                   if line.strip()] if args.json and args.json.is_file() else []
+        earlier = [r for r in earlier if r["label"] == args.label]
         for clients in sorted(args.sizes):
-            rows.append(measure(clients, cache, args.label, args.memory_limit, args.workers))
+            projected = projected_peak_mb(earlier + rows, clients)
+            if projected is not None and projected > args.rss_budget:
+                rows.append({"label": args.label, "clients": clients, "commit": _commit(),
+                             "projected_peak_rss_mb": round(projected),
+                             "skipped": f"projected peak RSS {projected:,.0f} MB > budget "
+                                        f"{args.rss_budget:,d} MB (--rss-budget)"})
+            else:
+                rows.append(measure(clients, cache, args.label, args.memory_limit, args.workers))
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 with args.json.open("a") as sink:
