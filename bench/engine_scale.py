@@ -21,10 +21,12 @@ each generated in its own process and appended into one DuckDB file. A world of 
 or fewer is exactly `generate(db, clients, days, seed)`.
 
 Goals (issue 10): peak RSS at the largest size <= 1.3 x at the smallest (memory independent of
-clients), wall linear in clients (see s/M), 1M clients <= 60 s.
+clients), wall linear in clients (see s/M), 1M clients <= 60 s. A size whose peak RSS,
+extrapolated linearly from two smaller sizes of the same label, exceeds --rss-budget is not
+run (the table says so, with the projection): the row-level path needs ~3.6 GB more per million.
 
 Usage: python -m bench.engine_scale [--sizes N ...] [--cache DIR] [--label TEXT]
-           [--json FILE] [--memory-limit SIZE] [--workers N]
+           [--json FILE] [--memory-limit SIZE] [--workers N] [--rss-budget MB]
        python -m bench.engine_scale --table FILE ...   (combined table of --json files)
 """
 from __future__ import annotations
