@@ -111,6 +111,6 @@ def _union(chunk: list[Part]) -> exp.Query:
         part = exp.select(exp.alias_(exp.Literal.number(n), "_t"), *(
             exp.column(name, "_p") if name in own else exp.alias_(exp.null(), name)
             for name in names)).from_(query.tree.subquery("_p", copy=False), copy=False)
-        tree = part if tree is None else exp.union(tree, part, distinct=False)
+        tree = part if tree is None else exp.union(tree, part, distinct=False, copy=False)
     assert tree is not None
     return tree

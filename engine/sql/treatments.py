@@ -251,7 +251,7 @@ class Values:
             numbers = [exp.select(exp.alias_(integer(i), "_i")) for i in range(len(columns))]
             table: exp.Query = numbers[0]
             for n in numbers[1:]:
-                table = exp.union(table, n, distinct=False)
+                table = exp.union(table, n, distinct=False, copy=False)
             tree = (exp.select(index, column("branch", "_v"), *picks).from_(values, copy=False)
                     .join(table.subquery("_n", copy=False), join_type="CROSS", copy=False))
         present = [exp.Is(this=column(f"_c{j}"), expression=exp.null()).not_()
