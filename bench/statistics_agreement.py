@@ -47,7 +47,6 @@ import argparse
 import json
 import math
 import pickle
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -55,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.engine_cost import ROOT, _old_tree, _python
+from bench._worktree import ROOT, child, old_tree
 from engine.statistics.registry import STATISTICS
 from engine.statistics.resample import EXACT_CLIENTS, MAX_LEVELS
 
@@ -168,11 +167,7 @@ for case in cases:
 
 
 def _run(code: str, tree: Path, *args: str) -> dict[int, object]:
-    out = subprocess.run([_python(ROOT), "-c", code, *args], cwd=tree, check=True,
-                         capture_output=True, text=True,
-                         env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"})
-    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    return {r["id"]: r["records"] for r in rows}
+    return {r["id"]: r["records"] for r in child(code, tree, *args)}
 
 
 def _key(rec: dict) -> tuple:
@@ -289,18 +284,14 @@ def main(argv: list[str] | None = None) -> int:
         with open(work / "frames.pkl", "wb") as fh:
             pickle.dump(frames, fh)
         files = (str(work / "cases.json"), str(work / "frames.pkl"))
-        old_tree = _old_tree(args.old_commit, work)
-        try:
-            old = _run(_FRAME_CHILD, old_tree, *files)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
-                            str(old_tree)], check=False, capture_output=True)
+        with old_tree(args.old_commit, work) as old_code:
+            old = _run(_FRAME_CHILD, old_code, *files)
         new_files = (str(work / "new_cases.json"), files[1])
         new = (_run(_FRAME_CHILD, ROOT, *new_files) if args.source == "frame" else
                _run(_WAREHOUSE_CHILD, ROOT, *new_files, str(work / "warehouse.duckdb")))
     print(f"Statistics agreement: NEW ({args.source} source) vs OLD ({args.old_commit}, rows), "
-          f"seed {args.seed} (new: {new_seed}); worst = max over records of point/lower/upper (units: see "
-          f"docstring; MC limit {MC_LIMIT:.1f} u)\n")
+          f"seed {args.seed} (new: {new_seed}); worst = max over records of point/lower/upper "
+          f"(units: see the docstring; MC limit {MC_LIMIT:.1f} u)\n")
     print("| statistic | distribution | n | path | records | worst point/bounds diff | unit "
           "| worst abs p diff | verdict | note |")
     print("|---|---|---|---|---|---|---|---|---|---|")
