@@ -32,6 +32,14 @@ a different `state` or `n` is a disagreement. For each record and each of point,
   * p_value: |new - old| absolute; the replicate p-value 2 min(B, A)/N has Monte-Carlo SE
     2 sqrt(q (1 - q) / N), q = p / 2, and 2 SE of the difference of two runs is
     2 sqrt(2) x that (added to the verdict with a floor of 4 / N for p near 0).
+The Monte-Carlo units apply to replicate-based bounds: bootstrap_mean, population_ratio, and
+the comparisons of deciles (bootstrap of the deciles) and binomial (posterior draws); everything
+else is held to the relative criterion. With the same seed the two paths should draw the same
+replicates from the same cells, so these rows are expected exact too; `--new-seed` gives the
+NEW run another seed, a negative control: its replicate-based rows then differ by Monte-Carlo
+noise, several u (the largest of a row's 8 or more bounds, each |N(0, 3.79 u)|, often exceeds the
+per-bound 2-SE limit; deciles' replicates are data values, so their bounds move in steps of the
+gap between order statistics), which shows the comparison sees a difference of that size.
 Verdict: "exact" when every relative difference is <= 1e-9 and p-values agree to 1e-9;
 "MC ok" when the points are exact and every bound and p-value is within 2 Monte-Carlo SE;
 "DIFFERS" otherwise; "same error" when both raise the same exception type.
@@ -63,7 +71,8 @@ Z = 1.959963984540054
 BOUND_SE = math.sqrt(0.025 * 0.975) / (math.exp(-Z * Z / 2) / math.sqrt(2 * math.pi))  # 2.68
 MC_LIMIT = 2 * math.sqrt(2) * BOUND_SE  # 7.6 u
 EXACT = 1e-9
-REPLICATED = ("bootstrap_mean", "population_ratio", "deciles")  # bounds from replicates
+# bounds (of comparisons, for binomial and deciles) from replicates or posterior draws
+REPLICATED = ("bootstrap_mean", "population_ratio", "deciles", "binomial")
 GRIDDED = ("kernel_density_estimate", "empirical_cdf")
 
 # label -> (statistic, metric column, params)
