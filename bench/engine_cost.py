@@ -33,7 +33,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench._worktree import ROOT, child, old_tree, python
+
 OLD_COMMIT = "ed4c0af"  # main when issue 15 started: the old layout
 SLUG = "desktop-newtab-layout"
 LIFE = 60  # days after the start date of the last daily run
@@ -169,25 +170,6 @@ with FakeBigQuery() as fake:
 """
 
 
-def _python(tree: Path) -> str:
-    venv = ROOT / ".venv" / "bin" / "python"
-    return str(venv if venv.exists() else sys.executable)
-
-
-def _child(code: str, tree: Path, *args: str) -> list[dict]:
-    out = subprocess.run([_python(tree), "-c", code, *args], cwd=tree, check=True,
-                         capture_output=True, text=True, env={"PYTHONPATH": str(tree),
-                                                               "PATH": "/usr/bin:/bin"})
-    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-
-
-def _old_tree(commit: str, parent: Path) -> Path:
-    tree = parent / "old"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit],
-                   check=True, capture_output=True)
-    return tree
-
-
 def _sum(row: dict, key: str) -> int:
     return sum(row.get(key, {}).values())
 
@@ -252,32 +234,28 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         db, registry = work / "telemetry.duckdb", work / "registry.json"
-        subprocess.run([_python(ROOT), "-c", _GENERATE, str(db), str(args.clients), str(days),
+        subprocess.run([python(), "-c", _GENERATE, str(db), str(args.clients), str(days),
                         str(registry)], cwd=ROOT, check=True)
         entries = {e["slug"]: e for e in json.loads(registry.read_text())}
         start = dt.date.fromisoformat(entries[SLUG]["startDate"][:10])
         last_enrollment = dt.date.fromisoformat(entries[SLUG]["enrollmentEndDate"][:10])
         life = [last_enrollment + dt.timedelta(days=i)
                 for i in range((start + dt.timedelta(days=LIFE) - last_enrollment).days + 1)]
-        old_tree = _old_tree(args.old_commit, work)
-        try:
+        with old_tree(args.old_commit, work) as old_code:
             dates = [d.isoformat() for d in life]
-            old = _child(_RUN, old_tree, str(db), str(registry), SLUG, str(work / "old.duckdb"),
-                         "full", *dates)
-            new = _child(_RUN, ROOT, str(db), str(registry), SLUG, str(work / "new.duckdb"),
-                         "incremental", *dates)
+            old = child(_RUN, old_code, str(db), str(registry), SLUG, str(work / "old.duckdb"),
+                        "full", *dates)
+            new = child(_RUN, ROOT, str(db), str(registry), SLUG, str(work / "new.duckdb"),
+                        "incremental", *dates)
             _life_table(old, new)
             slugs = ",".join(sorted(entries))
             last = life[-1].isoformat()
-            old_full = _child(_RUN, old_tree, str(db), str(registry), slugs,
-                              str(work / "old_all.duckdb"), "full", last)
-            new_full = _child(_RUN, ROOT, str(db), str(registry), slugs,
-                              str(work / "new_all.duckdb"), "full", last)
-            bills = _child(_BILL, ROOT, str(registry), last, slugs)
+            old_full = child(_RUN, old_code, str(db), str(registry), slugs,
+                             str(work / "old_all.duckdb"), "full", last)
+            new_full = child(_RUN, ROOT, str(db), str(registry), slugs,
+                             str(work / "new_all.duckdb"), "full", last)
+            bills = child(_BILL, ROOT, str(registry), last, slugs)
             _scans_table(old_full, new_full, bills)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
-                            str(old_tree)], check=False, capture_output=True)
     return 0
 
 

@@ -36,6 +36,9 @@ from scipy import stats
 
 from engine.statistics import compute
 from engine.statistics.clipping import pooled_threshold
+from engine.statistics.drive import run_one
+from engine.statistics.frame_source import FrameSource
+from engine.statistics.summaries import Column, RowSet
 
 ALPHA_PARETO = 1.5
 NB = stats.nbinom(2, 0.3)
@@ -179,7 +182,8 @@ def _call(name: str, df: pd.DataFrame, seed: int) -> tuple[list, float | None]:
         params.update(numerator="m", denominator="days")
         column = "ratio"
     drop = 0.0 if name in ("per_client_dau_impact", "binomial", "deciles") else 0.005
-    threshold = pooled_threshold(df["m"].to_numpy(), drop) if drop else None
+    threshold = (run_one(pooled_threshold(RowSet("all"), Column("m"), drop),
+                         FrameSource(df).evaluate) if drop else None)
     return compute(name, df, column, "ref", params, seed=seed), threshold
 
 
