@@ -152,7 +152,8 @@ class _Run:
             inputs.append((WindowInput(
                 self.slug, self.date.isoformat(), table.period, table.window.number,
                 table.window.length, table.basis, metrics, table.segments,
-                experiment.reference_branch or branches[0], branches, columns), relation))
+                experiment.reference_branch or branches[0], branches, columns, table.rows),
+                relation))
         return inputs
 
     def statistics(self, tables: list[ClientMetricsTable], executor: Executor | None = None
@@ -170,7 +171,8 @@ class _Run:
             source = WarehouseSource(self.backend, {i: relation for i, (_, relation)
                                                     in enumerate(inputs)},
                                      boolean_columns(self.backend, tables[0].table,
-                                                     self.covariate_metrics))
+                                                     self.covariate_metrics),
+                                     {i: item.rows for i, (item, _) in enumerate(inputs)})
             results = window_statistics([item for item, _ in inputs], source.evaluate, local)
         except Exception as error:  # noqa: BLE001 - e.g. a worker process died
             self.error("statistics", error)

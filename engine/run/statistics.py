@@ -1,9 +1,10 @@
-"""Statistics of one window table: every metric x statistic x segment, with errors.
+"""Statistics of window tables: every metric x statistic x segment, with errors.
 
 Every statistic is a generator of summary requests (engine.statistics.summaries); the
 statistics of every window table run together in lock-step (engine.statistics.drive), so each
-round is a few warehouse queries, whatever the number of windows, metrics and segments. Client rows never reach this process. A
-failing statistic becomes an `ErrorRecord` and the others go on.
+round is a few warehouse queries, whatever the number of windows, metrics and segments.
+Client rows never reach this process. A failing statistic becomes an `ErrorRecord` and the
+others go on.
 """
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ class WindowInput:
     reference_branch: str
     branches: tuple[str, ...]
     columns: frozenset[str]
+    rows: int = 0  # clients in the window table (a query budget, not a statistic)
 
 
 def seed_for(*parts: str) -> int:

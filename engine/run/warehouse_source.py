@@ -9,18 +9,22 @@ Every result is small (bins x branches x requests).
 """
 from __future__ import annotations
 
-from typing import Any, Collection, Mapping, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 from sqlglot import exp
 
 from engine.backends.base import Backend
-from engine.sql.summaries import SummaryQuery, read_answers, summary_queries
+from engine.sql.summaries import BINS, CELLS, RANKS, SummaryQuery, read_answers, summary_queries
 from engine.statistics.drive import Tagged
 from engine.statistics.summaries import GridCounts, Request
 
 # Work per combined query, in requests (a grid point counts as one): keeps the SQL text well
 # under BigQuery's 1 MB limit and the result under its column limit.
 MAX_UNITS = 3000
+# Rows per combined query of the kinds that rank or bin each request's rows (rows x requests):
+# bounds the working set of one query (DuckDB sorts it in memory or spills it).
+MAX_LONG_ROWS = 20_000_000
+LONG_KINDS = (RANKS, CELLS, BINS)
 
 Part = tuple[Any, SummaryQuery, list[int]]  # (window key, its query, batch positions)
 
@@ -31,10 +35,11 @@ class WarehouseSource:
     `booleans` names the BOOL source columns."""
 
     def __init__(self, backend: Backend, relations: Mapping[Any, exp.Query] | exp.Query,
-                 booleans: Collection[str] = ()):
+                 booleans: Collection[str] = (), rows: Mapping[Any, int] | None = None):
         self.backend = backend
         self.relations = relations if isinstance(relations, Mapping) else {None: relations}
         self.booleans = frozenset(booleans)
+        self.rows = rows or {}  # window key -> its rows, where known
 
     def evaluate(self, requests: Sequence[Request | Tagged]) -> list[Any]:
         by_key: dict[Any, list[tuple[int, Request]]] = {}
@@ -49,8 +54,8 @@ class WarehouseSource:
                 positions = [items[i][0] for i, _ in query.requests]
                 by_kind.setdefault(query.kind, []).append((key, query, positions))
         answers: list[Any] = [None] * len(requests)
-        for parts in by_kind.values():
-            for chunk in _chunks(parts):
+        for kind, parts in by_kind.items():
+            for chunk in _chunks(parts, self._weight(kind)):
                 self._answer(chunk, answers)
         return answers
 
@@ -67,16 +72,25 @@ class WarehouseSource:
                 answers[position] = got[i]
 
 
-def _units(query: SummaryQuery) -> int:
-    return sum(len(r.grid) if isinstance(r, GridCounts) else 1 for _, r in query.requests)
+    def _weight(self, kind: str) -> Callable[[Part], float]:
+        """A part's share of one combined query's budget."""
+        def weight(part: Part) -> float:
+            key, query, _ = part
+            units = sum(len(r.grid) if isinstance(r, GridCounts) else 1
+                        for _, r in query.requests)
+            if kind in LONG_KINDS and key in self.rows:
+                return max(units / MAX_UNITS, len(query.requests) * self.rows[key] / MAX_LONG_ROWS)
+            return units / MAX_UNITS
+        return weight
 
 
-def _chunks(parts: list[Part]) -> list[list[Part]]:
+def _chunks(parts: list[Part], weight: Callable[[Part], float]) -> list[list[Part]]:
+    """Consecutive parts, as many per query as fit in a budget of 1."""
     chunks: list[list[Part]] = [[]]
-    used = 0
+    used = 0.0
     for part in parts:
-        units = _units(part[1])
-        if chunks[-1] and used + units > MAX_UNITS:
+        units = weight(part)
+        if chunks[-1] and used + units > 1:
             chunks.append([])
             used = 0
         chunks[-1].append(part)
