@@ -56,6 +56,8 @@ def parenthesized(tree: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Binary):
             for key in ("this", "expression"):
                 child = node.args.get(key)
+                if isinstance(child, (exp.And, exp.Or)) and type(child) is type(node):
+                    continue  # associative: a chain of thousands stays flat (parsers recurse)
                 if isinstance(child, (exp.Binary, exp.Not, exp.Neg)):
                     node.set(key, exp.Paren(this=child))
         return node
