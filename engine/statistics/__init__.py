@@ -1,4 +1,8 @@
-"""Statistics over per-client metric frames, looked up by config name in `registry.STATISTICS`.
+"""Statistics over per-branch summaries, looked up by config name in `registry.STATISTICS`.
+
+Each statistic is a generator of summary requests (summaries.py); the engine answers them in
+the warehouse (engine.sql.summaries) and `compute()` in numpy over a frame (frame_source.py),
+with the same numbers.
 
 Contract used by the engine (names and signatures are stable):
 
@@ -9,8 +13,8 @@ analysis_basis="enrollments", window_index="1", branches=None, analysis_period_d
     ``f"{metric}__pre"`` (pre-enrollment covariate for linear_model_mean) and, for
     population_ratio, the numerator/denominator columns named by their slugs. `params` are
     merged over the declared defaults (unknown keys raise ValueError, as does an unknown
-    name: both are config errors the validator reports first). Pre-treatments are applied by
-    the caller with `engine.pretreatments.apply`; compute only applies drop_highest, which
+    name: both are config errors the validator reports first). Pre-treatments are steps of the
+    treated columns (pretreatments/apply.py `treat`); compute only applies drop_highest, which
     clips every branch at one threshold, the (1 - drop_highest) quantile of the metric over
     all branches together (clipping.py).
     Degenerate data never raises: the record's `state` says what is wrong ("empty_branch",

@@ -26,7 +26,8 @@ SLUG = "desktop-search-shortcuts"
 CLIENTS, DAYS, SEED = 4_000, 40, 5
 BUDGET = 10**12  # --maximum-bytes-billed
 
-pytestmark = pytest.mark.slow
+# bqemulator transpiles each summary query with sqlglot in Python: a run takes minutes there
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def world(tmp_path_factory):
 def _analyse(root: Path, day, out: str, backend: BackendConfig, env: dict | None = None):
     argv = analyse_argv(SLUG, day, ROOT, str(root / out), backend,
                         registry=str(root / "registry.json"), extra=("--workers", "1"))
-    return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
+    return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=2000)
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +157,7 @@ def test_the_bots_merge_leg_re_analyses_on_bigquery(world, runs, tmp_path, monke
     settings = Settings(webhook_secret=b"s", bigquery_project="test", bigquery_dataset="jetstream",
                         maximum_bytes_billed=BUDGET, registry=str(root / "registry.json"),
                         results_dir=tmp_path / "published", work_dir=tmp_path / "work",
-                        engine_args=("--workers", "1"), analysis_timeout=900)
+                        engine_args=("--workers", "1"), analysis_timeout=2000)
     outcome = reanalyse(SLUG, config_root=ROOT, date=synthetic.last_day, settings=settings)
     assert outcome.status == "succeeded", outcome.detail
     _assert_same_records(tmp_path / "published", runs[0])
