@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from engine.sql.dialect import column
 from engine.statistics.summaries import (
+    ALL_SEGMENT,
     CLIP_LOWER,
     CLIP_UPPER,
     DIVIDE,
@@ -36,7 +37,6 @@ from engine.statistics.summaries import (
     Step,
 )
 
-ALL_SEGMENT = "all"
 FLOAT = exp.DataType.build("FLOAT64", dialect="bigquery")
 _INF = math.inf
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from engine.statistics import resample
 from engine.statistics.summaries import (
+    ALL_SEGMENT,
     CLIP_LOWER,
     CLIP_UPPER,
     DIVIDE,
@@ -39,7 +40,6 @@ from engine.statistics.summaries import (
     Step,
 )
 
-ALL_SEGMENT = "all"
 
 
 def _apply(step: Step, v: np.ndarray) -> np.ndarray:

@@ -65,9 +65,12 @@ class Column:
         return self if threshold is None else self.then(CLIP_UPPER, threshold)
 
 
+ALL_SEGMENT = "all"  # the row set of every client (the plan's name for it, too)
+
+
 @dataclass(frozen=True)
 class RowSet:
-    segment: str  # "all" or a segment's boolean column
+    segment: str  # ALL_SEGMENT or a segment's boolean column
     columns: tuple[Column, ...] = ()  # whose row-dropping steps apply
 
     def with_column(self, column: Column) -> RowSet:
