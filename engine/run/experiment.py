@@ -172,7 +172,8 @@ class _Run:
                                                     in enumerate(inputs)},
                                      boolean_columns(self.backend, tables[0].table,
                                                      self.covariate_metrics),
-                                     {i: item.rows for i, (item, _) in enumerate(inputs)})
+                                     {i: item.rows for i, (item, _) in enumerate(inputs)},
+                                     {i: item.columns for i, (item, _) in enumerate(inputs)})
             results = window_statistics([item for item, _ in inputs], source.evaluate, local)
         except Exception as error:  # noqa: BLE001 - e.g. a worker process died
             self.error("statistics", error)

@@ -2,129 +2,116 @@
 
 `WarehouseSource` has `FrameSource.evaluate`'s signature, so the statistics' lock-step driver
 (`engine.statistics.drive`) runs over either. It holds the rows of many window tables at
-once (requests arrive `Tagged` by window): each round, the queries of one kind for every
-window (`engine.sql.summaries`) go to the warehouse as one UNION ALL, each part tagged, so a
-round costs one query per kind of request for the whole experiment, not one per window.
-Every result is small (bins x branches x requests).
+once (requests arrive `Tagged` by window). Each round, the requests of one kind for every
+window go to the warehouse as one query (`engine.sql.summaries`) over the union of the
+windows' rows, each window a part numbered in column `_win`; requests that differ only in
+data-derived numbers share one expression (`engine.sql.slots`), so a round costs one query per
+kind for the whole experiment, and its text grows with request templates, not with windows.
+Every result is small (bins x branches x requests, per window).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Collection, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from sqlglot import exp
 
 from engine.backends.base import Backend
-from engine.sql.summaries import BINS, CELLS, RANKS, SummaryQuery, read_answers, summary_queries
+from engine.sql.slots import PART, Instance, free_parameters, slot_columns, templates
+from engine.sql.summaries import (
+    BINS,
+    CELLS,
+    RANKS,
+    SummaryQuery,
+    kind_of,
+    read_answers,
+    summary_queries,
+)
+from engine.sql.treatments import Part
 from engine.statistics.drive import Tagged
-from engine.statistics.summaries import GridCounts, Request
+from engine.statistics.summaries import Request
 
-# Work per combined query, in requests (a grid point counts as one): keeps the SQL text well
-# under BigQuery's 1 MB limit and the result under its column limit.
-MAX_UNITS = 3000
+# Requests plus their free parameters (a Slot value, a rank window: each a constant of a few
+# dozen characters) per combined query: keeps the SQL text well under BigQuery's 1 MB limit.
+MAX_UNITS = 10_000
 # Rows per combined query of the kinds that rank or bin each request's rows (rows x requests):
 # bounds the working set of one query (DuckDB sorts it in memory or spills it).
 MAX_LONG_ROWS = 20_000_000
 LONG_KINDS = (RANKS, CELLS, BINS)
 
-Part = tuple[Any, SummaryQuery, list[int]]  # (window key, its query, batch positions)
+Asked = tuple[Any, int, Request]  # (window key, position in the round, request)
 
 
 class WarehouseSource:
     """Answers requests over `relations` (window key -> rows: one row per client, branch,
     source columns, BOOL segment columns; key None for untagged requests) with `backend`;
-    `booleans` names the BOOL source columns."""
+    `booleans` names the BOOL source columns, `rows` and `columns` give each window's rows
+    and columns where known (a column a window lacks reads as NULL there)."""
 
     def __init__(self, backend: Backend, relations: Mapping[Any, exp.Query] | exp.Query,
-                 booleans: Collection[str] = (), rows: Mapping[Any, int] | None = None):
+                 booleans: Collection[str] = (), rows: Mapping[Any, int] | None = None,
+                 columns: Mapping[Any, Collection[str]] | None = None):
         self.backend = backend
         self.relations = relations if isinstance(relations, Mapping) else {None: relations}
         self.booleans = frozenset(booleans)
-        self.rows = rows or {}  # window key -> its rows, where known
+        self.rows = rows or {}
+        self.columns = columns or {}
 
     def evaluate(self, requests: Sequence[Request | Tagged]) -> list[Any]:
-        by_key: dict[Any, list[tuple[int, Request]]] = {}
+        by_kind: dict[str, list[Asked]] = {}
         for position, request in enumerate(requests):
             key, request = ((request.key, request.request) if isinstance(request, Tagged)
                             else (None, request))
-            by_key.setdefault(key, []).append((position, request))
-        by_kind: dict[str, list[Part]] = {}
-        for key, items in by_key.items():
-            for query in summary_queries(self.relations[key], [r for _, r in items],
-                                         self.booleans):
-                positions = [items[i][0] for i, _ in query.requests]
-                by_kind.setdefault(query.kind, []).append((key, query, positions))
+            by_kind.setdefault(kind_of(request), []).append((key, position, request))
         answers: list[Any] = [None] * len(requests)
-        for kind, parts in by_kind.items():
-            for chunk in _chunks(parts, self._weight(kind)):
-                self._answer(chunk, answers)
+        for kind, asked in by_kind.items():
+            for chunk in self._chunks(kind, asked):
+                self._answer(kind, chunk, answers)
         return answers
 
-    def _answer(self, chunk: list[Part], answers: list[Any]) -> None:
-        if len(chunk) == 1:
-            frames = [self.backend.query(chunk[0][1].tree)]
-        else:
-            frame = self.backend.query(_union(chunk))
-            frames = [frame[frame["_t"] == n].drop(columns="_t").reset_index(drop=True)
-                      for n in range(len(chunk))]
-        for (_, query, positions), frame in zip(chunk, frames):
-            got = read_answers(query, frame)
-            for (i, _), position in zip(query.requests, positions):
-                answers[position] = got[i]
+    def _answer(self, kind: str, asked: list[Asked], answers: list[Any]) -> None:
+        """One query for `asked` (one kind, several windows), read part by part."""
+        keys = list(dict.fromkeys(key for key, _, _ in asked))
+        number = {key: n for n, key in enumerate(keys)}
+        groups = templates(Instance(number[key], position, request)
+                           for key, position, request in asked)
+        slots = slot_columns(groups)
+        parts = [Part(n, self.relations[key], self.columns.get(key), slots.get(n, {}))
+                 for n, key in enumerate(keys)]
+        [query] = summary_queries(parts, [g.request for g in groups], self.booleans,
+                                  [g.parts if len(g.parts) < len(keys) else None
+                                   for g in groups])
+        frame = self.backend.query(query.tree)
+        own: list[list[Any]] = [[None] * len(groups) for _ in keys]  # per part
+        for j, group in enumerate(groups):
+            for instance in group.instances:
+                own[instance.part][j] = instance
+        for n, instances in enumerate(own):
+            got = read_answers(
+                SummaryQuery(kind, query.tree, tuple(
+                    None if i is None else (j, i.request) for j, i in enumerate(instances))),
+                frame[frame[PART] == n].reset_index(drop=True))
+            for j, instance in enumerate(instances):
+                if instance is not None:
+                    answers[instance.position] = got[j]
 
-
-    def _weight(self, kind: str) -> Callable[[Part], float]:
-        """A part's share of one combined query's budget."""
-        def weight(part: Part) -> float:
-            key, query, _ = part
-            units = sum(len(r.grid) if isinstance(r, GridCounts) else 1
-                        for _, r in query.requests)
+    def _chunks(self, kind: str, asked: list[Asked]) -> list[list[Asked]]:
+        """The requests split by window into queries within both budgets."""
+        by_key: dict[Any, list[Asked]] = {}
+        for item in asked:
+            by_key.setdefault(item[0], []).append(item)
+        chunks: list[list[Asked]] = [[]]
+        used = 0.0
+        for key, items in by_key.items():
+            units = sum(_units(r) for _, _, r in items) / MAX_UNITS
             if kind in LONG_KINDS and key in self.rows:
-                return max(units / MAX_UNITS, len(query.requests) * self.rows[key] / MAX_LONG_ROWS)
-            return units / MAX_UNITS
-        return weight
+                units = max(units, len(items) * self.rows[key] / MAX_LONG_ROWS)
+            if chunks[-1] and used + units > 1:
+                chunks.append([])
+                used = 0.0
+            chunks[-1] += items
+            used += units
+        return chunks
 
 
-def _chunks(parts: list[Part], weight: Callable[[Part], float]) -> list[list[Part]]:
-    """Consecutive parts, as many per query as fit in a budget of 1."""
-    chunks: list[list[Part]] = [[]]
-    used = 0.0
-    for part in parts:
-        units = weight(part)
-        if chunks[-1] and used + units > 1:
-            chunks.append([])
-            used = 0
-        chunks[-1].append(part)
-        used += units
-    return chunks
-
-
-def _output_names(tree: exp.Expression) -> list[str]:
-    """The column names a query returns (a `SELECT *` returns its FROM subquery's)."""
-    if isinstance(tree, exp.Union):
-        return _output_names(tree.this)
-    if isinstance(tree, exp.Subquery):
-        return _output_names(tree.this)
-    names: list[str] = []
-    for select in tree.selects:
-        if isinstance(select, exp.Star):
-            names += _output_names(tree.args["from_"].this)
-        else:
-            names.append(select.alias_or_name)
-    return names
-
-
-def _union(chunk: list[Part]) -> exp.Query:
-    """Every part's rows with its number in `_t`; columns a part lacks are NULL."""
-    outputs = [_output_names(query.tree) for _, query, _ in chunk]
-    names: list[str] = []
-    for own in outputs:
-        names += [n for n in own if n not in names]
-    tree: exp.Query | None = None
-    for n, (_, query, _) in enumerate(chunk):
-        own = set(outputs[n])
-        part = exp.select(exp.alias_(exp.Literal.number(n), "_t"), *(
-            exp.column(name, "_p") if name in own else exp.alias_(exp.null(), name)
-            for name in names)).from_(query.tree.subquery("_p", copy=False), copy=False)
-        tree = part if tree is None else exp.union(tree, part, distinct=False, copy=False)
-    assert tree is not None
-    return tree
+def _units(request: Request) -> int:
+    return 1 + sum(len(v) if isinstance(v, tuple) else 1 for v in free_parameters(request))

@@ -21,14 +21,15 @@ every distinct value for `exact`) or by atoms plus bins.
 """
 from __future__ import annotations
 
-from typing import Any, Collection
+from typing import Any, Collection, Sequence
 
 import numpy as np
 import pandas as pd
 from sqlglot import exp
 
 from engine.sql.dialect import column
-from engine.sql.treatments import Values, integer
+from engine.sql.slots import PART
+from engine.sql.treatments import Rows, Values, integer
 from engine.statistics import resample
 from engine.statistics.summaries import Request
 
@@ -47,8 +48,8 @@ def _window(func: exp.Expression, columns: list[exp.Expression] | None,
     if end is not None:
         spec = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end=end,
                               end_side="FOLLOWING" if end == "UNBOUNDED" else None)
-    return exp.Window(this=func, partition_by=[column("_i"), column("branch")], order=order,
-                      spec=spec)
+    return exp.Window(this=func, partition_by=[column(PART), column("_i"), column("branch")],
+                      order=order, spec=spec)
 
 
 def _int(tree: exp.Expression) -> exp.Expression:
@@ -73,17 +74,18 @@ def _edge(j: exp.Expression, bins: exp.Expression, m: exp.Expression) -> exp.Exp
     return exp.IntDiv(this=exp.Mul(this=j, expression=m.copy()), expression=bins.copy())
 
 
-def cells_query(relation: exp.Query, items: list[tuple[int, Request]],
-                booleans: Collection[str]) -> exp.Query:
+def cells_query(rows: Rows, items: list[tuple[int, Request]], booleans: Collection[str],
+                parts: Sequence[Collection[int] | None] | None = None) -> exp.Query:
     values = Values(booleans)
-    long = values.long(relation, [[values.filtered(r.rows, c) for c in r.columns]
-                                  for _, r in items])
+    long = values.long(rows, [[values.filtered(r.rows, c) for c in r.columns]
+                              for _, r in items], parts)
     width = max(len(r.columns) for _, r in items)
     cs = [column(f"_c{j}") for j in range(width)]
     cnt = column("_cnt")
-    levels = (exp.select(column("_i"), column("branch"), *cs,
+    levels = (exp.select(column(PART), column("_i"), column("branch"), *cs,
                          exp.Count(this=exp.Star()).as_("_cnt", copy=False))
-              .from_(long.subquery("_w", copy=False), copy=False).group_by(column("_i"), column("branch"), *cs, copy=False))
+              .from_(long.subquery("_w", copy=False), copy=False)
+              .group_by(column(PART), column("_i"), column("branch"), *cs, copy=False))
     sized = _layer(levels, "_a", _int(_window(exp.Sum(this=cnt.copy()), None)).as_("_n", copy=False),
                    _window(exp.Count(this=exp.Star()), None).as_("_levels", copy=False))
     n = column("_n")
@@ -134,7 +136,7 @@ def cells_query(relation: exp.Query, items: list[tuple[int, Request]],
         this=column("_j2"), expression=exp.Add(this=column("_j1"), expression=integer(1))))
     offsets = exp.union(exp.select(integer(0).as_("_t", copy=False)), exp.select(integer(1).as_("_t", copy=False)),
                         distinct=False)
-    pieces = (exp.select(column("_i"), column("branch"), column("_kind"), *cs, m.copy(),
+    pieces = (exp.select(column(PART), column("_i"), column("branch"), column("_kind"), *cs, m.copy(),
                          column("_k"),
                          exp.If(this=first.copy(), true=column("_j1"), false=column("_j2")).as_("_j", copy=False),
                          piece.as_("_p", copy=False),
@@ -145,7 +147,7 @@ def cells_query(relation: exp.Query, items: list[tuple[int, Request]],
                   this=column("_j2"), expression=column("_j1")))), copy=False))
     j = column("_j")
     p = column("_p")
-    by_cell = [column("_i"), column("branch"), column("_kind"), j.copy()]
+    by_cell = [column(PART), column("_i"), column("branch"), column("_kind"), j.copy()]
     total = exp.Window(this=exp.Sum(this=p.copy()), partition_by=[c.copy() for c in by_cell])
     means = _layer(pieces, "_f", *(exp.Div(
         this=exp.Window(this=exp.Sum(this=exp.Mul(this=p.copy(), expression=c.copy())),
@@ -200,7 +202,10 @@ def read_cells(query: Any, frame: pd.DataFrame) -> dict[int, Any]:
     """Cells per request position and branch, in `cells_of`'s order (levels as `_levels`
     splits them; else atoms by value, then bins by rank)."""
     out: dict[int, Any] = {}
-    for k, (i, r) in enumerate(query.requests):
+    for k, item in enumerate(query.requests):
+        if item is None:  # not asked of this part
+            continue
+        i, r = item
         rows = frame[(frame["_i"] == k) & frame["branch"].notna()]
         out[i] = {str(b): _cells(group, len(r.columns))
                   for b, group in rows.groupby("branch", sort=True)}

@@ -7,7 +7,7 @@ each kind the batch holds:
 * grouped: every Moments, GridCounts and Residuals request as aggregates of one
   `GROUP BY branch` (counts, sums, VAR_POP / COVAR_POP, COUNTIF per grid point, HC2 sums);
 * ranks: OrderStatistics, the rows at the asked ranks (ROW_NUMBER per branch, and over all
-  branches for the pooled windows);
+  branches for the pooled windows) where a new value starts (ties come back once per run);
 * cells: ResampleCells (`engine.sql.cells`);
 * bins: LinearBins, the two neighbours' weights per grid point.
 
@@ -29,7 +29,8 @@ from sqlglot import exp
 
 from engine.sql import cells
 from engine.sql.dialect import column, literal
-from engine.sql.treatments import Values, integer, number, parenthesized, per_request
+from engine.sql.slots import PART, PerPart
+from engine.sql.treatments import Rows, Values, integer, number, parenthesized, per_request
 from engine.statistics.summaries import (
     BranchMoments,
     GridCounts,
@@ -48,27 +49,47 @@ _KINDS = {Moments: GROUPED, GridCounts: GROUPED, Residuals: GROUPED,
           OrderStatistics: RANKS, ResampleCells: CELLS, LinearBins: BINS}
 
 
+Item = tuple[int, Request]  # (position in the batch, request)
+Parts = Sequence[Collection[int] | None]  # per request of a batch: the parts it is asked of
+
+
 @dataclass(frozen=True)
 class SummaryQuery:
-    """One query of a batch and the (position in the batch, request) pairs it answers."""
+    """One query of a batch and the (position in the batch, request) pairs it answers, in
+    the order the query numbers them; to read one part of a combined query, the pairs of
+    that part (None where a request is not asked of it)."""
     kind: str
     tree: exp.Query
-    requests: tuple[tuple[int, Request], ...]
+    requests: tuple[Item | None, ...]
 
 
-def summary_queries(relation: exp.Query, requests: Sequence[Request],
-                    booleans: Collection[str] = ()) -> list[SummaryQuery]:
-    """At most one query per kind for the whole batch; `booleans` names the BOOL sources."""
+def summary_queries(rows: Rows, requests: Sequence[Request], booleans: Collection[str] = (),
+                    parts: Parts | None = None) -> list[SummaryQuery]:
+    """At most one query per kind for the whole batch; `booleans` names the BOOL sources.
+    `rows` is one relation or the parts of a combined query (`engine.sql.slots`): every
+    answer is then per part (column `_win`), and `parts[i]` limits request i to its parts."""
     by_kind: dict[str, list[tuple[int, Request]]] = {}
     for i, request in enumerate(requests):
         by_kind.setdefault(_KINDS[type(request)], []).append((i, request))
-    return [SummaryQuery(kind, parenthesized(_BUILDERS[kind](relation, items, booleans)),
-                         tuple(items)) for kind, items in by_kind.items()]
+    return [SummaryQuery(kind, parenthesized(_BUILDERS[kind](
+                rows, items, booleans, [parts[i] for i, _ in items] if parts else None)),
+                tuple(items)) for kind, items in by_kind.items()]
+
+
+def kind_of(request: Request) -> str:
+    """The kind of query that answers `request`."""
+    return _KINDS[type(request)]
 
 
 def read_answers(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
-    """The answer of each request of `query` from its result frame, by batch position."""
+    """The answer of each request of `query` from its result frame (one part's rows), by
+    batch position."""
     return _READERS[query.kind](query, frame)
+
+
+def _asked(query: SummaryQuery) -> list[tuple[int, int, Request]]:
+    """(number in the query, batch position, request) of the requests asked of the frame."""
+    return [(k, *item) for k, item in enumerate(query.requests) if item is not None]
 
 
 # --- grouped: moments, grid counts, residual sums ---------------------------------------
@@ -120,8 +141,9 @@ def _residuals(values: Values, i: int, r: Residuals) -> list[exp.Expression]:
     e = exp.Paren(this=exp.Sub(
         this=exp.Sub(this=y.copy(), expression=_by_branch(r.alpha)),
         expression=exp.Mul(this=number(r.beta), expression=z.copy())))
-    cross = exp.Case(this=column("branch"), ifs=[
-        exp.If(this=literal(b), true=number(2 * v)) for b, v in r.cross])
+    cross = exp.Case(this=column("branch"), ifs=[  # 2 v exactly, as the oracle's 2 * v
+        exp.If(this=literal(b), true=exp.Mul(this=integer(2), expression=number(v)))
+        for b, v in r.cross])
     h = exp.Paren(this=exp.Add(
         this=exp.Add(this=_by_branch(r.lever), expression=exp.Mul(this=cross, expression=z.copy())),
         expression=exp.Mul(this=number(r.curve),
@@ -142,13 +164,14 @@ _GROUPED_PARTS: dict[type, Callable[[Values, int, Any], list[exp.Expression]]] =
     Moments: _moments, GridCounts: _grid, Residuals: _residuals}
 
 
-def _grouped_query(relation: exp.Query, items: list[tuple[int, Request]],
-                   booleans: Collection[str]) -> exp.Query:
+def _grouped_query(rows: Rows, items: list[Item], booleans: Collection[str],
+                   parts: Parts | None) -> exp.Query:
     values = Values(booleans)
     outputs = [part for i, r in items for part in _GROUPED_PARTS[type(r)](values, i, r)]
-    return (exp.select(column("branch"), *outputs)
-            .from_(values.select(relation).subquery("_v", copy=False), copy=False)
-            .group_by(column("branch"), copy=False).order_by(column("branch"), copy=False))
+    return (exp.select(column(PART), column("branch"), *outputs)
+            .from_(values.select(rows).subquery("_v", copy=False), copy=False)
+            .group_by(column(PART), column("branch"), copy=False)
+            .order_by(column(PART), column("branch"), copy=False))
 
 
 def _branch_rows(frame: pd.DataFrame) -> list[tuple[str, Any]]:
@@ -179,7 +202,7 @@ def _total(value: Any) -> float:
 def _read_grouped(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
     rows = _branch_rows(frame)
     out: dict[int, Any] = {}
-    for i, r in query.requests:
+    for _, i, r in _asked(query):
         if isinstance(r, Moments):
             out[i] = {b: _read_moments(i, r, row) for b, row in rows}
         elif isinstance(r, GridCounts):
@@ -194,34 +217,81 @@ def _read_grouped(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
 
 # --- ranks: order statistics ------------------------------------------------------------
 
+def _ordered(func: exp.Expression, partition: list[exp.Expression]) -> exp.Window:
+    return exp.Window(this=func, partition_by=partition,
+                      order=exp.Order(expressions=[exp.Ordered(this=column("_c0"), nulls_first=True)]))
+
+
 def _row_number(partition: list[exp.Expression]) -> exp.Expression:
-    window = exp.Window(this=exp.func("ROW_NUMBER"), partition_by=partition,
-                        order=exp.Order(expressions=[exp.Ordered(this=column("_c0"), nulls_first=True)]))
-    return exp.Sub(this=window, expression=integer(1))
+    return exp.Sub(this=_ordered(exp.func("ROW_NUMBER"), partition), expression=integer(1))
 
 
-def _ranks_query(relation: exp.Query, items: list[tuple[int, Request]],
-                 booleans: Collection[str]) -> exp.Query:
-    values = Values(booleans)
-    long = values.long(relation, [[values.filtered(r.rows, r.y)] for _, r in items])
-    pooled = any(b is None for _, r in items for b, _, _ in r.windows)
-    ranks = [column("_i"), column("branch"), column("_c0").as_("_y", copy=False),
-             _row_number([column("_i"), column("branch")]).as_("_rb", copy=False)]
-    if pooled:
-        ranks.append(_row_number([column("_i")]).as_("_rp", copy=False))
-    wanted = []
+def _run_start(rank: str, previous: str) -> exp.Expression:
+    """In the wanted window [_lo, _hi] and its first rank or a new value: the rows `_runs`
+    keeps (a run of ties inside a window comes back as its first row only)."""
+    return exp.and_(
+        exp.Between(this=column(rank, "_o"), low=column("_lo", "_q"), high=column("_hi", "_q")),
+        exp.or_(column(rank, "_o").eq(column("_lo", "_q")),
+                exp.NEQ(this=column("_y", "_o"), expression=column(previous, "_o"))))
+
+
+def _rank_windows(r: OrderStatistics) -> dict[int | None, tuple]:
+    """The request's rank windows per part (None: the same in every part)."""
+    return r.windows.by_part if isinstance(r.windows, PerPart) else {None: r.windows}
+
+
+def _wanted(items: list[Item], every_part: list[int]) -> list[tuple]:
+    """(part, request number, branch or None for a pooled window, first, last) of every
+    nonempty rank window."""
+    rows = []
     for k, (_, r) in enumerate(items):
-        windows = [exp.and_(
-            exp.Between(this=column("_rp"), low=integer(max(first, 0)), high=integer(last))
-            if b is None else exp.and_(
-                column("branch").eq(literal(b)),
-                exp.Between(this=column("_rb"), low=integer(max(first, 0)), high=integer(last))))
-            for b, first, last in r.windows if last >= max(first, 0)]
-        if windows:
-            wanted.append(exp.and_(column("_i").eq(integer(k)), exp.or_(*windows)))
-    ranked = exp.select(*ranks).from_(long.subquery("_w", copy=False), copy=False)
-    return (exp.select(exp.Star()).from_(ranked.subquery("_o", copy=False), copy=False)
-            .where(exp.or_(*wanted) if wanted else exp.false(), copy=False))
+        for part, spans in _rank_windows(r).items():
+            rows += [(n, k, b, max(first, 0), last) for b, first, last in spans
+                     if last >= max(first, 0)
+                     for n in (every_part if part is None else (part,))]
+    return rows
+
+
+def _constant(value: int | str | None) -> exp.Expression:
+    if value is None:
+        return exp.cast(exp.null(), exp.DataType.build("STRING", dialect="bigquery"))
+    return literal(value) if isinstance(value, str) else integer(value)
+
+
+def _ranks_query(rows: Rows, items: list[Item], booleans: Collection[str],
+                 parts: Parts | None) -> exp.Query:
+    """Ranked rows joined to the wanted windows, a small table of constants (a window per
+    decile and branch: the SQL holds no condition per window, and each row meets only its
+    own request's windows)."""
+    values = Values(booleans)
+    long = values.long(rows, [[values.filtered(r.rows, r.y)] for _, r in items], parts)
+    every_part = [0] if isinstance(rows, exp.Query) else [p.number for p in rows]
+    windows = _wanted(items, every_part)
+    pooled = any(b is None for _, _, b, _, _ in windows)  # else no pooled ranks (one sort less)
+    by_branch, by_request = [column(PART), column("_i"), column("branch")], [column(PART), column("_i")]
+    ranks = [column(PART), column("_i"), column("branch"), column("_c0").as_("_y", copy=False),
+             _row_number(by_branch).as_("_rb", copy=False),
+             _ordered(exp.func("LAG", column("_c0")), by_branch).as_("_yb", copy=False)]
+    if pooled:
+        ranks += [_row_number(by_request).as_("_rp", copy=False),
+                  _ordered(exp.func("LAG", column("_c0")), by_request).as_("_yp", copy=False)]
+    else:
+        ranks.append(exp.alias_(exp.null(), "_rp"))
+    ranked = exp.select(*ranks).from_(long.subquery("_w", copy=False), copy=False).subquery(
+        "_o", copy=False)
+    out = [column(name, "_o") for name in (PART, "_i", "branch", "_y", "_rb", "_rp")]
+    if not windows:
+        return exp.select(*out).from_(ranked, copy=False).where(exp.false(), copy=False)
+    table = exp.values([tuple(_constant(v) for v in row) for row in windows], alias="_q",
+                       columns=[PART, "_i", "branch", "_lo", "_hi"])
+    which = exp.and_(column("branch", "_o").eq(column("branch", "_q")), _run_start("_rb", "_yb"))
+    if pooled:
+        which = exp.or_(exp.and_(exp.Is(this=column("branch", "_q"), expression=exp.null()),
+                                 _run_start("_rp", "_yp")), which)
+    on = exp.and_(column(PART, "_o").eq(column(PART, "_q")),
+                  column("_i", "_o").eq(column("_i", "_q")), which)
+    return (exp.select(*out).distinct().from_(ranked, copy=False)
+            .join(table, on=on, join_type="INNER", copy=False))
 
 
 def _runs(ranks: np.ndarray, values: np.ndarray) -> Runs:
@@ -233,7 +303,7 @@ def _runs(ranks: np.ndarray, values: np.ndarray) -> Runs:
 
 def _read_ranks(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
     out: dict[int, Any] = {}
-    for k, (i, r) in enumerate(query.requests):
+    for k, i, r in _asked(query):
         rows = frame[frame["_i"] == k]
         windows: dict[Any, list[tuple[int, int]]] = {}
         for b, first, last in r.windows:
@@ -252,10 +322,10 @@ def _read_ranks(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
 
 # --- bins: linear binning ---------------------------------------------------------------
 
-def _bins_query(relation: exp.Query, items: list[tuple[int, Request]],
-                booleans: Collection[str]) -> exp.Query:
+def _bins_query(rows: Rows, items: list[Item], booleans: Collection[str],
+                parts: Parts | None) -> exp.Query:
     values = Values(booleans)
-    long = values.long(relation, [[values.filtered(r.rows, r.y)] for _, r in items])
+    long = values.long(rows, [[values.filtered(r.rows, r.y)] for _, r in items], parts)
     if any(r.delta == 0 for _, r in items):
         raise ValueError("linear bins need a nonzero delta")
     index = column("_i")
@@ -263,23 +333,25 @@ def _bins_query(relation: exp.Query, items: list[tuple[int, Request]],
                       expression=number(r.delta)) for _, r in items]
     positions = [exp.func("LEAST", exp.func("GREATEST", s, number(0.0)), integer(r.size - 1))
                  for s, (_, r) in zip(scaled, items)]
-    pos = exp.select(index, column("branch"), per_request(index, positions).as_("_pos", copy=False)
+    pos = exp.select(column(PART), index, column("branch"),
+                     per_request(index, positions).as_("_pos", copy=False)
                      ).from_(long.subquery("_w", copy=False), copy=False)
     floor = exp.cast(exp.func("FLOOR", column("_pos")), exp.DataType.build("INT64", dialect="bigquery"))
     left = exp.func("LEAST", floor, per_request(index, [integer(r.size - 2) for _, r in items]))
-    split = exp.select(index, column("branch"), column("_pos"), left.as_("_left", copy=False)
+    split = exp.select(column(PART), index, column("branch"), column("_pos"),
+                       left.as_("_left", copy=False)
                        ).from_(pos.subquery("_p", copy=False), copy=False)
     frac = exp.Sub(this=column("_pos"), expression=column("_left"))
-    return (exp.select(index, column("branch"), column("_left"),
+    return (exp.select(column(PART), index, column("branch"), column("_left"),
                        exp.Sum(this=exp.Sub(this=integer(1), expression=frac.copy())).as_("_wl", copy=False),
                        exp.Sum(this=frac).as_("_wr", copy=False))
             .from_(split.subquery("_s", copy=False), copy=False)
-            .group_by(index, column("branch"), column("_left"), copy=False))
+            .group_by(column(PART), index, column("branch"), column("_left"), copy=False))
 
 
 def _read_bins(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
     out: dict[int, Any] = {}
-    for k, (i, r) in enumerate(query.requests):
+    for k, i, r in _asked(query):
         answer = {}
         rows = frame[(frame["_i"] == k) & frame["branch"].notna()]
         for b, group in rows.groupby("branch", sort=True):
@@ -292,7 +364,7 @@ def _read_bins(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
     return out
 
 
-_BUILDERS: dict[str, Callable[[exp.Query, list[tuple[int, Request]], Collection[str]], exp.Query]] = {
+_BUILDERS: dict[str, Callable[[Rows, list[Item], Collection[str], Parts | None], exp.Query]] = {
     GROUPED: _grouped_query, RANKS: _ranks_query, CELLS: cells.cells_query, BINS: _bins_query}
 _READERS: dict[str, Callable[[SummaryQuery, pd.DataFrame], dict[int, Any]]] = {
     GROUPED: _read_grouped, RANKS: _read_ranks, CELLS: cells.read_cells, BINS: _read_bins}

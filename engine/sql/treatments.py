@@ -14,12 +14,13 @@ is kept and finite, else NULL: aggregates over it are the oracle's sums over fin
 from __future__ import annotations
 
 import math
-from typing import Collection
+from typing import Collection, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 from sqlglot import exp
 
 from engine.sql.dialect import column
+from engine.sql.slots import PART, Slot
 from engine.statistics.summaries import (
     ALL_SEGMENT,
     CLIP_LOWER,
@@ -38,11 +39,27 @@ from engine.statistics.summaries import (
 )
 
 FLOAT = exp.DataType.build("FLOAT64", dialect="bigquery")
+BOOL = exp.DataType.build("BOOL", dialect="bigquery")
+
+
+class Part(NamedTuple):
+    """One part of a combined query's rows: its number (column `_win`), its relation, the
+    columns the relation has (None: every column asked for) and its Slot columns' values."""
+    number: int
+    relation: exp.Query
+    columns: Optional[Collection[str]] = None
+    slots: Mapping[str, float] = {}
+
+
+Rows = Union[exp.Query, Sequence[Part]]
 _INF = math.inf
 
 
 def number(value: float) -> exp.Expression:
-    """A FLOAT64 literal that parses back to exactly `value` (NaN is NULL, as for values)."""
+    """A FLOAT64 literal that parses back to exactly `value` (NaN is NULL, as for values);
+    a `Slot` is its column: the value in the row's part."""
+    if isinstance(value, Slot):
+        return column(value.name)
     if math.isnan(value):
         return exp.cast(exp.null(), FLOAT)
     text = repr(float(value)) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
@@ -169,12 +186,15 @@ class Values:
         self._last: list[exp.Expression] = []
         self._keeps: dict[RowSet, str] = {}
         self._filtered: dict[tuple[RowSet, Column], str] = {}
+        self._sources: dict[str, None] = {}
+        self._slots: list[str] = []
 
     def _name(self, source: str, steps: tuple[Step, ...]) -> str:
         key = (source, steps)
         if key in self._names:
             return self._names[key]
         if not steps:
+            self._sources[source] = None
             name = f"_s{len(self._names)}"
             self._layers[0].append(exp.alias_(
                 source_value(source, source in self._booleans), name))
@@ -222,42 +242,74 @@ class Values:
             self._filtered[key] = name
         return column(self._filtered[key])
 
-    def select(self, relation: exp.Query) -> exp.Select:
-        """branch, treated and filtered values, keep predicates: one row per client of `relation`."""
-        rows = relation.copy()
-        if isinstance(rows, exp.Select):
-            rows.set("order", None)  # no aggregate needs the rows' order
-        first = [column("branch", "_r"),
+    def select(self, rows: Rows) -> exp.Select:
+        """_win, branch, treated and filtered values, keep predicates: one row per client and
+        part of `rows` (one relation is part 0)."""
+        parts = [Part(0, rows)] if isinstance(rows, exp.Query) else list(rows)
+        self._slots = sorted({name for part in parts for name in part.slots})
+        first = [column(PART, "_r"), column("branch", "_r"),
                  *(exp.alias_(column(s, "_r"), s) for s in self._segments),
-                 *self._layers[0]]
-        tree = exp.select(*first).from_(rows.subquery("_r", copy=False), copy=False)
+                 *(column(name, "_r") for name in self._slots), *self._layers[0]]
+        tree = exp.select(*first).from_(self._union(parts).subquery("_r", copy=False), copy=False)
         for depth, layer in enumerate(self._layers[1:], start=1):
             if layer:
                 tree = exp.select(exp.Star(), *layer).from_(tree.subquery(f"_l{depth}", copy=False), copy=False)
         return exp.select(exp.Star(), *self._last).from_(tree.subquery("_lk", copy=False), copy=False)
 
-    def long(self, relation: exp.Query, columns: list[list[exp.Expression]]) -> exp.Select:
+    def _union(self, parts: list[Part]) -> exp.Query:
+        """The columns this batch reads from each part, under its part number, with its Slot
+        values as constants; a column a part lacks (a covariate only some windows join) or a
+        Slot without a value there is NULL."""
+        wanted = [*self._segments, *self._sources]
+        tree: exp.Query | None = None
+        for number_, relation, has, slots in parts:
+            relation = relation.copy()
+            if isinstance(relation, exp.Select):
+                relation.set("order", None)  # no aggregate needs the rows' order
+            picks = [exp.alias_(integer(number_), PART), column("branch", "_q"),
+                     *(exp.alias_(number(slots.get(name, math.nan)), name) for name in self._slots)]
+            for name in wanted:
+                picks.append(exp.alias_(column(name, "_q"), name) if has is None or name in has
+                             else exp.alias_(exp.cast(exp.null(), BOOL if (
+                                 name in self._segments or name in self._booleans) else FLOAT),
+                                 name))
+            part = exp.select(*picks).from_(relation.subquery("_q", copy=False), copy=False)
+            tree = part if tree is None else exp.union(tree, part, distinct=False, copy=False)
+        assert tree is not None
+        return tree
+
+    def long(self, rows: Rows, columns: list[list[exp.Expression]],
+             parts: Sequence[Collection[int] | None] | None = None) -> exp.Select:
         """One row per (client, request) where the request's columns are all non-NULL:
-        `_i` (the request's position in `columns`), branch, `_c0`, `_c1`, ... (a request with
-        fewer columns than others gets 0.0 for the rest). One scan serves every request."""
+        `_win`, `_i` (the request's position in `columns`), branch, `_c0`, `_c1`, ... (a
+        request with fewer columns than others gets 0.0 for the rest); `parts[i]`: the parts
+        request i is asked of (None: all). One scan serves every request."""
         width = max(len(c) for c in columns)
         index = column("_i")
         picks = []
         for j in range(width):
             per = [c[j] if j < len(c) else number(0.0) for c in columns]
             picks.append(exp.alias_(per_request(index, per), f"_c{j}"))
-        values = self.select(relation).subquery("_v", copy=False)
+        values = self.select(rows).subquery("_v", copy=False)
+        carried = [column(PART, "_v"), column("branch", "_v"),
+                   *(column(name, "_v") for name in self._slots)]
         if len(columns) == 1:
-            tree = exp.select(exp.alias_(integer(0), "_i"), column("branch"), *picks).from_(values, copy=False)
+            tree = exp.select(exp.alias_(integer(0), "_i"), *carried, *picks).from_(values, copy=False)
         else:
             numbers = [exp.select(exp.alias_(integer(i), "_i")) for i in range(len(columns))]
             table: exp.Query = numbers[0]
             for n in numbers[1:]:
                 table = exp.union(table, n, distinct=False, copy=False)
-            tree = (exp.select(index, column("branch", "_v"), *picks).from_(values, copy=False)
+            tree = (exp.select(index, *carried, *picks).from_(values, copy=False)
                     .join(table.subquery("_n", copy=False), join_type="CROSS", copy=False))
         present = [exp.Is(this=column(f"_c{j}"), expression=exp.null()).not_()
                    for j in range(width)]
+        if parts is not None and any(p is not None for p in parts):
+            present.append(exp.or_(*(
+                column("_i").eq(integer(i)) if p is None else exp.and_(
+                    column("_i").eq(integer(i)),
+                    exp.In(this=column(PART), expressions=[integer(n) for n in sorted(p)]))
+                for i, p in enumerate(parts))))
         return exp.select(exp.Star()).from_(tree.subquery("_w", copy=False), copy=False).where(exp.and_(*present), copy=False)
 
 

@@ -13,7 +13,8 @@ Beta(k, n - k), so the replicate decile -- the value at the first rank whose cum
 weight reaches q -- sits at rank <= k with probability 1 - I_q(k, n - k): each replicate is
 one uniform pushed through that rank distribution (computed over the ranks within ~10
 standard deviations of nq), exactly the replicate a full Bayesian bootstrap would give,
-at O(num_samples) instead of O(num_samples x n). Ties need no special case: clients sharing
+at O(num_samples) instead of O(num_samples x n). The replicate ranks depend only on n and the
+seed, so they are drawn first and only the ranks they reach are asked of the warehouse. Ties need no special case: clients sharing
 a value (an atom: zeros, small integers) are adjacent ranks with one value, which is the
 histogram-cell bootstrap of resample.py. Replicates are drawn once per branch and reused for
 every comparison; intervals are inverse-CDF quantiles of the replicate differences (ratios),
@@ -90,19 +91,37 @@ def replicate_ranks(n: int, q: float, u: np.ndarray) -> np.ndarray:
     return np.minimum(ranks, n) - 1
 
 
-def _estimates(ctx: Context, bv: BranchState, s: Runs | None,
-               num_samples: int) -> list[Estimate]:
-    """One Estimate per decile (replicates drawn once per branch)."""
+def _replicates(ctx: Context, bv: BranchState, num_samples: int) -> np.ndarray | None:
+    """0-based ranks of every decile's replicates (len(DECILES), num_samples); None where the
+    branch has none. They depend only on n and the seed, so they are drawn before any value
+    is asked for, and the warehouse returns only the ranks they reach."""
+    if bv.state in (EMPTY_BRANCH, ALL_NULL, SINGLE_CLIENT):
+        return None
+    rng = branch_rng(ctx.seed, ctx.labels.statistic, ctx.metric, bv.branch)
+    u = rng.random((len(DECILES), num_samples))
+    return np.stack([replicate_ranks(bv.n, q, u[i]) for i, q in enumerate(DECILES)])
+
+
+def _windows(n: int, replicates: np.ndarray | None, bounds: tuple[np.ndarray, np.ndarray] | None
+             ) -> list[tuple[int, int]]:
+    """Per decile, the ranks from the lowest to the highest its point, interval and
+    replicates use (within `rank_windows`, usually a third of it)."""
+    if n <= 1 or replicates is None or bounds is None:
+        return rank_windows(n)
+    points = point_ranks(n)
+    return [(int(min(points[i], bounds[0][i], replicates[i].min())),
+             int(max(points[i], bounds[1][i], replicates[i].max()))) for i in range(len(DECILES))]
+
+
+def _estimates(bv: BranchState, s: Runs | None, replicates: np.ndarray | None) -> list[Estimate]:
+    """One Estimate per decile."""
     if bv.state in (EMPTY_BRANCH, ALL_NULL):
         return [Estimate(bv.branch, None, None, 0, bv.state, bv.reason) for _ in DECILES]
     points = s.at(point_ranks(bv.n))
-    if bv.state == SINGLE_CLIENT:
+    if replicates is None:
         return [Estimate(bv.branch, float(p), None, bv.n, bv.state, bv.reason) for p in points]
-    rng = branch_rng(ctx.seed, ctx.labels.statistic, ctx.metric, bv.branch)
-    u = rng.random((len(DECILES), num_samples))
-    return [Estimate(bv.branch, float(p), s.at(replicate_ranks(bv.n, q, u[i])), bv.n, bv.state,
-                     bv.reason)
-            for i, (q, p) in enumerate(zip(DECILES, points))]
+    return [Estimate(bv.branch, float(p), s.at(replicates[i]), bv.n, bv.state, bv.reason)
+            for i, p in enumerate(points)]
 
 
 def deciles(ctx: Context) -> Statistic:
@@ -113,12 +132,13 @@ def deciles(ctx: Context) -> Statistic:
     spread = [b for b, bv in split.items()
               if bv.state not in (EMPTY_BRANCH, ALL_NULL, SINGLE_CLIENT)]
     lows, highs = order_statistic_ranks(np.array([split[b].n for b in spread]), opts.ci)
+    interval = {b: (lows[i], highs[i]) for i, b in enumerate(spread)}
+    replicates = {b: _replicates(ctx, bv, num_samples) for b, bv in split.items()}
     windows = tuple((b, first, last) for b, bv in split.items()
-                    for first, last in rank_windows(bv.n))
+                    for first, last in _windows(bv.n, replicates[b], interval.get(b)))
     ordered = (yield OrderStatistics(ctx.rows, column, windows)) if windows else {}
-    bounds = {b: (ordered[b].at(lows[i]), ordered[b].at(highs[i])) for i, b in enumerate(spread)}
-    per_decile = {b: _estimates(ctx, bv, ordered.get(b), num_samples)
-                  for b, bv in split.items()}
+    bounds = {b: (ordered[b].at(lo), ordered[b].at(hi)) for b, (lo, hi) in interval.items()}
+    per_decile = {b: _estimates(bv, ordered.get(b), replicates[b]) for b, bv in split.items()}
     records, none = [], [None] * len(DECILES)
     for b, bv in split.items():
         lower, upper = (v.tolist() for v in bounds[b]) if b in bounds else (none, none)
