@@ -12,7 +12,9 @@ each kind the batch holds:
 * bins: LinearBins, the two neighbours' weights per grid point.
 
 The window-function kinds read the rows once: each client row is repeated per request (a
-cross join with the request numbers) and partitioned by request. `read_answers` turns a
+cross join with the request numbers) and partitioned by request. The rows may be one relation
+or the numbered parts of a combined query (`engine.sql.slots`): every group and partition is
+then also by part (`_win`), and the reader is given one part's rows at a time. `read_answers` turns a
 query's small result frame into exactly the answers of `engine.statistics.frame_source`
 (same branches as dict keys, None for pooled; same array orders). Branch rows come back
 sorted by branch name (the frame source orders its dicts by first appearance in the frame).

@@ -9,6 +9,8 @@ others go on. A batch that fails is thrown into every generator waiting on it, u
 """
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,12 +62,22 @@ def drive(statistics: Sequence[Statistic], evaluate: Evaluate,
         for i, asked in waiting.items():
             gen = statistics[i]
             if failure is not None:
-                _step(i, gen, results, pending, lambda g, e=failure: g.throw(e))
+                _step(i, gen, results, pending, lambda g, e=failure: g.throw(_own(e)))
                 continue
             got = tuple(answers[unique[r]] for r in _as_tuple(asked))
             reply = got if isinstance(asked, tuple) else got[0]
             _step(i, gen, results, pending, lambda g, v=reply: g.send(v))
     raise RuntimeError(f"statistics still asking after {MAX_ROUNDS} rounds")
+
+
+def _own(error: BaseException) -> BaseException:
+    """A copy of `error` for one statistic: one object thrown into thousands of generators
+    grows a traceback frame per generator, and formatting each error record's grew with it."""
+    try:
+        mine = copy.copy(error)
+    except Exception:  # noqa: BLE001 - an exception that cannot be copied: share it
+        return error
+    return mine.with_traceback(error.__traceback__)
 
 
 def _answer(requests: list[Request], evaluate: Evaluate, local: Evaluate) -> list[Any]:

@@ -1,4 +1,6 @@
 """The lock-step driver: batches, shared answers, isolated failures, broken sources."""
+import traceback
+
 import pandas as pd
 import pytest
 
@@ -61,6 +63,16 @@ def test_a_failing_statistic_does_not_stop_the_others():
 def test_a_failed_batch_is_thrown_into_the_statistics_waiting_on_it():
     results = drive([_mean_then_median("a")], Counting(fail_on=OrderStatistics).evaluate)
     assert isinstance(results[0], RuntimeError)
+
+
+def test_each_statistic_gets_its_own_copy_of_a_failed_batch_error():
+    """One exception object thrown into every waiting generator grew a frame per generator
+    (formatting the last error record walked them all)."""
+    results = drive([_mean_then_median("a") for _ in range(300)],
+                    Counting(fail_on=OrderStatistics).evaluate)
+    depths = {len(traceback.extract_tb(r.__traceback__)) for r in results}
+    assert all(isinstance(r, RuntimeError) for r in results) and len(depths) == 1
+    assert len({id(r) for r in results}) == 300
 
 
 def test_a_broken_source_stops_the_whole_step():
