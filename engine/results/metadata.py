@@ -8,6 +8,7 @@ import sys
 import traceback
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Mapping, Sequence
 
 from engine.config.repository import Repository
@@ -182,8 +183,9 @@ class ErrorRecord:
 
     @classmethod
     def from_exception(cls, error: BaseException, **where: Any) -> "ErrorRecord":
-        tail = traceback.format_exception(type(error), error, error.__traceback__)[-3:]
-        frames = traceback.extract_tb(error.__traceback__)
+        frames = traceback.extract_tb(_last(error.__traceback__))  # not every frame: thousands
+        tail = (traceback.format_list(frames) +  # of records share one deep traceback
+                traceback.format_exception_only(type(error), error))[-3:]
         origin = (os.path.basename(frames[-1].filename), frames[-1].name) if frames else (
             os.path.basename(sys._getframe(1).f_code.co_filename), sys._getframe(1).f_code.co_name)
         return cls(message=str(error) or type(error).__name__,
@@ -197,3 +199,10 @@ class ErrorRecord:
 
 def errors_list(errors: Sequence[ErrorRecord]) -> list[dict[str, Any]]:
     return [e.to_dict() for e in errors]
+
+
+def _last(tb: TracebackType | None) -> TracebackType | None:
+    """The innermost entry of a traceback: where the error was raised."""
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb

@@ -37,6 +37,9 @@ MAX_UNITS = 10_000
 # bounds the working set of one query (DuckDB sorts it in memory or spills it).
 MAX_LONG_ROWS = 20_000_000
 LONG_KINDS = (RANKS, CELLS, BINS)
+# Windows per combined query: each part's scan and covariate joins hold buffers while the
+# query runs (DuckDB at a 1 GB limit ran out of memory with 36 parts, not with 12).
+MAX_PARTS = 8
 
 Asked = tuple[Any, int, Request]  # (window key, position in the round, request)
 
@@ -105,7 +108,8 @@ class WarehouseSource:
             units = sum(_units(r) for _, _, r in items) / MAX_UNITS
             if kind in LONG_KINDS and key in self.rows:
                 units = max(units, len(items) * self.rows[key] / MAX_LONG_ROWS)
-            if chunks[-1] and used + units > 1:
+            if chunks[-1] and (used + units > 1 or
+                               len({k for k, _, _ in chunks[-1]}) == MAX_PARTS):
                 chunks.append([])
                 used = 0.0
             chunks[-1] += items
