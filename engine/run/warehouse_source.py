@@ -37,9 +37,11 @@ MAX_UNITS = 10_000
 # bounds the working set of one query (DuckDB sorts it in memory or spills it).
 MAX_LONG_ROWS = 20_000_000
 LONG_KINDS = (RANKS, CELLS, BINS)
-# Windows per combined query: each part's scan and covariate joins hold buffers while the
-# query runs (DuckDB at a 1 GB limit ran out of memory with 36 parts, not with 12).
+# Windows, and their client rows, per combined query: each part's scan and covariate joins
+# hold buffers while the query runs (DuckDB at a 1 GB limit ran out of memory with 36 parts
+# of 36k rows and with 8 of 180k, not with 8 of 36k).
 MAX_PARTS = 8
+MAX_ROWS = 300_000
 
 Asked = tuple[Any, int, Request]  # (window key, position in the round, request)
 
@@ -106,8 +108,10 @@ class WarehouseSource:
         used = 0.0
         for key, items in by_key.items():
             units = sum(_units(r) for _, _, r in items) / MAX_UNITS
-            if kind in LONG_KINDS and key in self.rows:
-                units = max(units, len(items) * self.rows[key] / MAX_LONG_ROWS)
+            if key in self.rows:
+                units = max(units, self.rows[key] / MAX_ROWS)
+                if kind in LONG_KINDS:
+                    units = max(units, len(items) * self.rows[key] / MAX_LONG_ROWS)
             if chunks[-1] and (used + units > 1 or
                                len({k for k, _, _ in chunks[-1]}) == MAX_PARTS):
                 chunks.append([])
