@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 import traceback
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from engine.config.repository import Repository
 from engine.config.spec import AnalysisSpec
@@ -182,7 +183,7 @@ class ErrorRecord:
             object.__setattr__(self, "func_name", caller.f_code.co_name)
 
     @classmethod
-    def from_exception(cls, error: BaseException, **where: Any) -> "ErrorRecord":
+    def from_exception(cls, error: BaseException, **where: Any) -> ErrorRecord:
         frames = traceback.extract_tb(_last(error.__traceback__))  # not every frame: thousands
         tail = (traceback.format_list(frames) +  # of records share one deep traceback
                 traceback.format_exception_only(type(error), error))[-3:]

@@ -11,7 +11,8 @@ Every result is small (bins x branches x requests, per window).
 """
 from __future__ import annotations
 
-from typing import Any, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from sqlglot import exp
 

@@ -21,7 +21,8 @@ every distinct value for `exact`) or by atoms plus bins.
 """
 from __future__ import annotations
 
-from typing import Any, Collection, Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

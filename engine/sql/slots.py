@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from engine.statistics.summaries import (
     CLIP_LOWER,
@@ -56,7 +57,7 @@ class Slot(float):
     values: tuple[tuple[int, float], ...]
     name: str  # its column
 
-    def __new__(cls, values: Mapping[int, float], name: str) -> "Slot":
+    def __new__(cls, values: Mapping[int, float], name: str) -> Slot:
         items = tuple(sorted(values.items()))
         slot = super().__new__(cls, items[0][1])
         slot.values, slot.name = items, name

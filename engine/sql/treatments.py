@@ -14,7 +14,8 @@ is kept and finite, else NULL: aggregates over it are the oracle's sums over fin
 from __future__ import annotations
 
 import math
-from typing import Collection, Mapping, NamedTuple, Optional, Sequence, Union
+from collections.abc import Collection, Mapping, Sequence
+from typing import NamedTuple, Union
 
 import numpy as np
 from sqlglot import exp
@@ -47,7 +48,7 @@ class Part(NamedTuple):
     columns the relation has (None: every column asked for) and its Slot columns' values."""
     number: int
     relation: exp.Query
-    columns: Optional[Collection[str]] = None
+    columns: Collection[str] | None = None
     slots: Mapping[str, float] = {}
 
 

@@ -10,7 +10,6 @@ others go on. A batch that fails is thrown into every generator waiting on it, u
 from __future__ import annotations
 
 import copy
-
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
