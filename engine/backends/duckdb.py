@@ -78,6 +78,9 @@ class DuckDBBackend:
             self._con.execute("SET threads = ?", [threads])
         if memory_limit:
             self._con.execute("SET memory_limit = ?", [memory_limit])
+            # Every read that needs an order says ORDER BY; keeping scan order costs memory
+            # in large CREATE TABLE AS (DuckDB's own advice when a limit is hit).
+            self._con.execute("SET preserve_insertion_order = false")
         if temp_directory is not None:
             Path(temp_directory).mkdir(parents=True, exist_ok=True)
             self._con.execute("SET temp_directory = ?", [str(Path(temp_directory).resolve())])
