@@ -106,19 +106,18 @@ class WarehouseSource:
         for item in asked:
             by_key.setdefault(item[0], []).append(item)
         chunks: list[list[Asked]] = [[]]
-        used = 0.0
+        used, windows = 0.0, 0
         for key, items in by_key.items():
             units = sum(_units(r) for _, _, r in items) / MAX_UNITS
             if key in self.rows:
                 units = max(units, self.rows[key] / MAX_ROWS)
                 if kind in LONG_KINDS:
                     units = max(units, len(items) * self.rows[key] / MAX_LONG_ROWS)
-            if chunks[-1] and (used + units > 1 or
-                               len({k for k, _, _ in chunks[-1]}) == MAX_PARTS):
+            if chunks[-1] and (used + units > 1 or windows == MAX_PARTS):
                 chunks.append([])
-                used = 0.0
+                used, windows = 0.0, 0
             chunks[-1] += items
-            used += units
+            used, windows = used + units, windows + 1
         return chunks
 
 

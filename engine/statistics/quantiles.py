@@ -14,9 +14,9 @@ weight reaches q -- sits at rank <= k with probability 1 - I_q(k, n - k): each r
 one uniform pushed through that rank distribution (computed over the ranks within ~10
 standard deviations of nq), exactly the replicate a full Bayesian bootstrap would give,
 at O(num_samples) instead of O(num_samples x n). The replicate ranks depend only on n and the
-seed, so they are drawn first and only the ranks they reach are asked of the warehouse. Ties need no special case: clients sharing
-a value (an atom: zeros, small integers) are adjacent ranks with one value, which is the
-histogram-cell bootstrap of resample.py. Replicates are drawn once per branch and reused for
+seed, so they are drawn first and only the ranks they reach are asked of the warehouse. Ties
+need no special case: clients sharing a value (an atom: zeros, small integers) are adjacent
+ranks with one value, which is the histogram-cell bootstrap of resample.py. Replicates are drawn once per branch and reused for
 every comparison; intervals are inverse-CDF quantiles of the replicate differences (ratios),
 so they are differences of data values too (no half-integers for integer data).
 
