@@ -81,9 +81,14 @@ class Backend(Protocol):
     def query(self, query: exp.Query) -> pd.DataFrame:
         """The result of `query` as a frame (for small results; BigQuery reads it as Arrow)."""
 
-    def materialize(self, name: str, query: exp.Query, cluster_by: Sequence[str] = ()) -> None:
-        """CREATE OR REPLACE TABLE `name` AS `query`, atomically; `cluster_by` columns are a
-        storage hint where the warehouse has clustering."""
+    rows_per_statement: int | None
+    """Rows one statement creating a per-client table should produce at most, so that its
+    joins and aggregates fit the engine's memory; None: no bound (the warehouse spreads them)."""
+
+    def materialize(self, name: str, query: exp.Query, cluster_by: Sequence[str] = (),
+                    more: Sequence[exp.Query] = ()) -> None:
+        """CREATE OR REPLACE TABLE `name` AS `query` (UNION ALL each of `more`), atomically;
+        `cluster_by` columns are a storage hint where the warehouse has clustering."""
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         """Create or replace table `name` with `frame`, atomically."""

@@ -73,6 +73,7 @@ def _bigquery_schema(table: pa.Table) -> tuple[pa.Table, list[bigquery.SchemaFie
 
 class BigQueryBackend:
     name = "bigquery"
+    rows_per_statement: int | None = None
 
     def __init__(self, project: str, dataset: str, client: bigquery.Client | None = None,
                  location: str | None = None, timeout: float = 3600.0,
@@ -128,12 +129,18 @@ class BigQueryBackend:
             raise BackendError(_finding(err)) from err
         return arrow.to_pandas(types_mapper=_NULLABLE.get)
 
-    def materialize(self, name: str, sql: str | exp.Query, cluster_by: Sequence[str] = ()) -> None:
-        """`CREATE OR REPLACE TABLE project.dataset.name [CLUSTER BY …] AS <one SELECT>`."""
+    def materialize(self, name: str, sql: str | exp.Query, cluster_by: Sequence[str] = (),
+                    more: Sequence[str | exp.Query] = ()) -> None:
+        """`CREATE OR REPLACE TABLE project.dataset.name [CLUSTER BY …] AS <one SELECT>`, the
+        UNION ALL of `sql` and `more` in one job (the service spreads it)."""
         properties = ([exp.ClusterProperty(expressions=[exp.column(c) for c in cluster_by])]
                       if cluster_by else [])
+        select = parse_select(sql)
+        if more:
+            select = exp.union(*(exp.select("*").from_(parse_select(q).subquery("piece"))
+                                 for q in (select, *more)), distinct=False)
         create = exp.Create(this=self._table(name), kind="TABLE", replace=True,
-                            expression=parse_select(sql),
+                            expression=select,
                             properties=exp.Properties(expressions=properties) if properties else None)
         self._job(create, self._config("materialize"))
 

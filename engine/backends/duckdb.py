@@ -37,6 +37,10 @@ from engine.backends.duckdb_udfs import MACROS, rename_udfs
 
 WAREHOUSE = "warehouse"
 DEFAULT_TIMEOUT = 600.0  # seconds one statement may run before it is interrupted (dry runs, PRs)
+# Per-client rows one statement builds per GiB of DuckDB's memory limit: 18 pieces of 1.8M rows
+# (2 windows of 5M clients' world) fit a 2 GB limit; the one 32M-row statement failed at 3 GB.
+ROWS_PER_GIB = 1_000_000
+_UNITS = {"KiB": 2 ** -20, "MiB": 2 ** -10, "GiB": 1, "TiB": 2 ** 10}
 _HARDENING = (
     "SET enable_external_access = false",
     "SET autoinstall_known_extensions = false",
@@ -89,11 +93,17 @@ class DuckDBBackend:
             self._con.execute(exp.replace_placeholders(_ATTACH.copy(), path=path).sql("duckdb"))
         for statement in _HARDENING:
             self._con.execute(statement)
+        self.rows_per_statement: int | None = int(ROWS_PER_GIB * self._memory_gib())
         for macro in MACROS.values():
             self._con.execute(macro)
 
     def close(self) -> None:
         self._con.close()
+
+    def _memory_gib(self) -> float:
+        """DuckDB's memory limit (as it reports it: "953.6 MiB", "18.8 GiB") in GiB."""
+        value, unit = self._con.execute("SELECT current_setting('memory_limit')").fetchone()[0].split()
+        return float(value) * _UNITS.get(unit, 2 ** -30)
 
     # -- statements -------------------------------------------------------------------------
     def _checked(self, sql: str | exp.Query) -> str:
@@ -141,11 +151,16 @@ class DuckDBBackend:
         return self._run(self._checked(sql))
 
     # -- our own tables ---------------------------------------------------------------------
-    def materialize(self, name: str, sql: str | exp.Query, cluster_by: Sequence[str] = ()) -> None:
+    def materialize(self, name: str, sql: str | exp.Query, cluster_by: Sequence[str] = (),
+                    more: Sequence[str | exp.Query] = ()) -> None:
         """CREATE OR REPLACE inside one transaction: a failure leaves the old table intact.
-        DuckDB has no clustering: `cluster_by` is ignored (an ORDER BY in `sql` orders storage)."""
+        DuckDB has no clustering: `cluster_by` is ignored (an ORDER BY in `sql` orders storage).
+        With `more`, one statement per piece (see `_replace_in_pieces`)."""
         select, _ = self._checked_tree(sql)
-        self._replace(name, select)
+        if more:
+            self._replace_in_pieces(name, [select, *(self._checked_tree(q)[0] for q in more)])
+        else:
+            self._replace(name, select)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         view = f"_frame_{threading.get_ident()}"
@@ -159,9 +174,29 @@ class DuckDBBackend:
         """CREATE OR REPLACE TABLE `name` AS `select`, in one transaction."""
         create = exp.Create(this=exp.to_table(check_table_name(name)), kind="TABLE",
                             replace=True, expression=select)
+        self._transaction([create])
+
+    def _replace_in_pieces(self, name: str, pieces: list[exp.Expression]) -> None:
+        """Table `name` as the UNION ALL of `pieces`, one INSERT per piece so that DuckDB holds
+        one piece's joins and aggregates at a time: a new table of the union's columns (bound,
+        not run: an always-false filter plans to an empty result), the inserts (a piece may
+        read the old table), then the swap, in one transaction."""
+        building = exp.to_table(check_table_name(f"{name}_pieces"))
+        union = exp.union(*(exp.select("*").from_(p.subquery("piece")) for p in pieces),
+                          distinct=False)
+        empty = exp.select("*").from_(union.subquery("pieces")).where(exp.false())
+        self._transaction([
+            exp.Create(this=building, kind="TABLE", replace=True, expression=empty),
+            *(exp.Insert(this=building.copy(), expression=piece, by_name=True) for piece in pieces),
+            exp.Drop(tables=[exp.to_table(name)], kind="TABLE", exists=True),
+            exp.Alter(this=building.copy(), kind="TABLE",
+                      actions=[exp.AlterRename(this=exp.to_table(name))])])
+
+    def _transaction(self, statements: list[exp.Expression]) -> None:
         self._con.execute("BEGIN TRANSACTION")
         try:
-            self._run(create.sql(dialect="duckdb"), fetch=False)
+            for statement in statements:
+                self._run(statement.sql(dialect="duckdb"), fetch=False)
         except BaseException:
             self._con.execute("ROLLBACK")
             raise

@@ -24,7 +24,7 @@ from engine.config.spec import AnalysisSpec
 from engine.plan.analysis_plan import client_windows_table, plan
 from engine.plan.windows import Window
 from engine.sql.metrics import window_rows
-from engine.sql.queries import run_queries
+from engine.sql.queries import client_windows_run, enrollments_run
 
 Progress = Callable[[int, int, str], None]  # (done, total, table name)
 
@@ -60,6 +60,17 @@ def _counts(backend: Backend, table: str) -> dict[tuple[str, int], tuple[int, in
             zip(frame["period"], frame["window_index"], frame["n"], frame["exposed"])}
 
 
+def _per_piece(backend: Backend, enrollments: str, windows: int) -> int | None:
+    """Windows per statement of the per-client table: all of them, unless the backend bounds
+    the rows of a statement (each window has a row per enrolled unit)."""
+    if backend.rows_per_statement is None:
+        return None
+    frame = backend.query(exp.select(exp.func("COUNT", exp.Star()).as_("n"))
+                          .from_(exp.to_table(enrollments)))
+    enrolled = int(frame["n"].iloc[0])
+    return max(1, min(windows, backend.rows_per_statement // max(enrolled, 1)))
+
+
 def compute_client_metrics(
     spec: AnalysisSpec,
     backend: Backend,
@@ -72,13 +83,18 @@ def compute_client_metrics(
     analysis_plan = plan(spec, date)
     table = client_windows_table(spec.experiment.slug)
     tasks, carried = analysis_plan.run_tasks(done, backend.table_exists(table))
-    queries = run_queries(analysis_plan, tasks, carried)
-    for step, query in enumerate(queries, start=1):
-        backend.materialize(query.table, query.query, cluster_by=query.cluster_by)
-        if progress:
-            progress(step, len(queries) + 1, query.table)
-    if not queries:
+    if not tasks or analysis_plan.timeline is None:
         return []
+    enrollments = enrollments_run(analysis_plan)
+    backend.materialize(enrollments.table, enrollments.query)
+    if progress:
+        progress(1, 3, enrollments.table)
+    windows = client_windows_run(analysis_plan, tasks, carried, windows_per_piece=_per_piece(
+        backend, enrollments.table, len({t.window for t in tasks})))
+    backend.materialize(table, windows.pieces[0], cluster_by=windows.cluster_by,
+                        more=windows.pieces[1:])
+    if progress:
+        progress(2, 3, table)
     counts = _counts(backend, table)
     segments = tuple(s.name for s in spec.segments)
     written = []
@@ -88,5 +104,5 @@ def compute_client_metrics(
             table, task.window, task.basis, tuple(m.name for m in task.metrics), segments,
             exposed if task.basis == "exposures" else rows, is_carried))
     if progress:
-        progress(len(queries) + 1, len(queries) + 1, table)
+        progress(3, 3, table)
     return written

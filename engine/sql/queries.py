@@ -19,9 +19,17 @@ from engine.sql.metrics import carried_rows, client_windows_query
 @dataclass(frozen=True)
 class RunQuery:
     table: str  # what it creates or replaces
-    query: exp.Query
+    pieces: tuple[exp.Query, ...]  # the table is their UNION ALL
     what: str  # for people: which windows
     cluster_by: tuple[str, ...] = ()  # BigQuery: the statistics read one window at a time
+
+    @property
+    def query(self) -> exp.Query:
+        """Every piece as one query (what a dry run bills)."""
+        if len(self.pieces) == 1:
+            return self.pieces[0]
+        return exp.union(*(exp.select("*").from_(p.subquery("piece")) for p in self.pieces),
+                         distinct=False)
 
 
 def _windows(tasks: tuple[WindowTask, ...]) -> str:
@@ -41,16 +49,36 @@ def run_queries(analysis_plan: AnalysisPlan, tasks: tuple[WindowTask, ...],
     enrollments itself instead of reading their table (a dry run before the table exists)."""
     if not tasks or analysis_plan.timeline is None:
         return ()
+    return (enrollments_run(analysis_plan),
+            client_windows_run(analysis_plan, tasks, carried, inline_enrollments))
+
+
+def enrollments_run(analysis_plan: AnalysisPlan) -> RunQuery:
+    """The enrollments table of a plan with a timeline."""
+    assert analysis_plan.timeline is not None
+    experiment = analysis_plan.spec.experiment
+    return RunQuery(enrollments_table(experiment.slug),
+                    (enrollments_query(experiment, analysis_plan.timeline),), "enrollments")
+
+
+def client_windows_run(analysis_plan: AnalysisPlan, tasks: tuple[WindowTask, ...],
+                       carried: tuple[WindowTask, ...] = (), inline_enrollments: bool = False,
+                       windows_per_piece: int | None = None) -> RunQuery:
+    """The per-client table of `tasks` (and the `carried` rows, read first), in pieces of at
+    most `windows_per_piece` windows (None: one), nearby days together so that each piece
+    scans only its windows' dates."""
+    assert tasks and analysis_plan.timeline is not None
     spec, timeline = analysis_plan.spec, analysis_plan.timeline
     slug = spec.experiment.slug
     table = client_windows_table(slug)
-    query: exp.Query = client_windows_query(
-        spec, tasks, timeline, None if inline_enrollments else enrollments_table(slug))
+    windows = sorted({t.window for t in tasks}, key=lambda w: (w.start, w.end, w.period, w.index))
+    size = windows_per_piece or len(windows)
+    groups = [set(windows[i:i + size]) for i in range(0, len(windows), size)]
+    enrollments = None if inline_enrollments else enrollments_table(slug)
+    pieces = [client_windows_query(spec, tuple(t for t in tasks if t.window in group), timeline,
+                                   enrollments) for group in groups]
     if carried:
         periods = tuple(dict.fromkeys(t.window.period for t in carried))
-        query = exp.union(exp.select("*").from_(query.subquery("computed")),
-                          carried_rows(spec, table, periods), distinct=False)
+        pieces.insert(0, carried_rows(spec, table, periods))
     what = _windows(tasks) + (f" (+ carried {_windows(carried)})" if carried else "")
-    return (RunQuery(enrollments_table(slug), enrollments_query(spec.experiment, timeline),
-                     "enrollments"),
-            RunQuery(table, query, what, ("period", "window_index")))
+    return RunQuery(table, tuple(pieces), what, ("period", "window_index"))
