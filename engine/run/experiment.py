@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from concurrent.futures import BrokenExecutor, Executor
 from collections.abc import Callable
+from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -40,7 +40,7 @@ from engine.run.statistics import (
     covariates_wanted,
     window_statistics,
 )
-from engine.run.warehouse_source import WarehouseSource
+from engine.run.warehouse_source import WarehouseSource, window_groups
 from engine.sql.metrics import window_relation
 from engine.statistics.drive import SourceBroken, in_process
 from engine.statistics.records import StatisticRecord
@@ -166,15 +166,20 @@ class _Run:
         inputs = self._inputs(tables)
         if not inputs:
             return windows
-        self.progress(0.6, f"statistics of {len(inputs)} window tables")
+        groups = window_groups([item.rows for item, _ in inputs])
+        results = []
         try:
-            source = WarehouseSource(self.backend, {i: relation for i, (_, relation)
-                                                    in enumerate(inputs)},
-                                     boolean_columns(self.backend, tables[0].table,
-                                                     self.covariate_metrics),
-                                     {i: item.rows for i, (item, _) in enumerate(inputs)},
-                                     {i: item.columns for i, (item, _) in enumerate(inputs)})
-            results = window_statistics([item for item, _ in inputs], source.evaluate, local)
+            booleans = boolean_columns(self.backend, tables[0].table, self.covariate_metrics)
+            for done, group in enumerate(groups):
+                self.progress(0.6 + 0.3 * done / len(groups),
+                              f"statistics of window tables {group.start + 1}-{group.stop} "
+                              f"of {len(inputs)}")
+                items = [inputs[i][0] for i in group]  # keyed by position in the group
+                source = WarehouseSource(
+                    self.backend, {j: inputs[i][1] for j, i in enumerate(group)}, booleans,
+                    {j: item.rows for j, item in enumerate(items)},
+                    {j: item.columns for j, item in enumerate(items)})
+                results += window_statistics(items, source.evaluate, local)
         except Exception as error:  # noqa: BLE001 - e.g. a worker process died
             self.error("statistics", error)
             return None

@@ -6,8 +6,9 @@ once (requests arrive `Tagged` by window). Each round, the requests of one kind 
 window go to the warehouse as one query (`engine.sql.summaries`) over the union of the
 windows' rows, each window a part numbered in column `_win`; requests that differ only in
 data-derived numbers share one expression (`engine.sql.slots`), so a round costs one query per
-kind for the whole experiment, and its text grows with request templates, not with windows.
-Every result is small (bins x branches x requests, per window).
+kind for every window it holds, and its text grows with request templates, not with windows.
+Every result is small (bins x branches x requests, per window). An analysis gives a source one
+`window_groups` group of windows at a time, so only that group's answers are held.
 """
 from __future__ import annotations
 
@@ -119,6 +120,22 @@ class WarehouseSource:
             chunks[-1] += items
             used, windows = used + units, windows + 1
         return chunks
+
+
+def window_groups(rows: Sequence[int]) -> list[range]:
+    """Consecutive windows (by their client rows) in groups of at most MAX_PARTS windows and
+    MAX_ROWS rows (at least one window): the most one combined query reads, so a group's
+    statistics cost no more queries than all at once, and only one group's answers are held."""
+    groups: list[range] = []
+    start, used = 0, 0
+    for i, n in enumerate(rows):
+        if i > start and (used + n > MAX_ROWS or i - start == MAX_PARTS):
+            groups.append(range(start, i))
+            start, used = i, 0
+        used += n
+    if rows:
+        groups.append(range(start, len(rows)))
+    return groups
 
 
 def _units(request: Request) -> int:

@@ -61,6 +61,16 @@ def test_query_returns_dataframe(fake, backend):
     assert "dryRun" not in insert["body"]["configuration"] or not insert["body"]["configuration"]["dryRun"]
 
 
+def test_pieces_are_one_job_of_their_union(fake, backend):
+    """BigQuery spreads a large statement itself: pieces become one UNION ALL, one job."""
+    assert backend.rows_per_statement is None
+    backend.materialize("t", "SELECT 1 AS x", more=["SELECT 2 AS x"])
+    (insert,) = _job_inserts(fake)
+    assert insert["body"]["configuration"]["query"]["query"] == (
+        "CREATE OR REPLACE TABLE `proj`.`results`.`t` AS SELECT * FROM (SELECT 1 AS x) AS piece "
+        "UNION ALL SELECT * FROM (SELECT 2 AS x) AS piece")
+
+
 def test_materialize_is_create_or_replace_with_labels_and_cost_guard(fake, backend):
     backend.materialize("my_exp_enrollments_weekly_all", "SELECT 1 AS window_index",
                         cluster_by=("window_index",))

@@ -28,10 +28,20 @@ def _as_python(value):
     return value.item() if hasattr(value, "item") else value
 
 
+def _enrolled(backend: DuckDBBackend) -> int:
+    return int(backend.query("SELECT COUNT(*) AS n FROM enrollments_mini_exp")["n"].iloc[0])
+
+
+@pytest.mark.parametrize("windows_per_piece", [None, 1, 4], ids=["one-statement", "1", "4"])
 @pytest.mark.parametrize("custom", [False, True], ids=["default", "custom-enrollment-exposure"])
-def test_every_window_matches_python_truth(world, custom, tmp_path):
+def test_every_window_matches_python_truth(world, custom, windows_per_piece, tmp_path):
+    """Whether the table is one statement or pieces of 1 or 4 windows (as a memory-bounded
+    backend builds it), every window holds the truth."""
     data, path = world
     backend = DuckDBBackend(path, tmp_path / "results.duckdb")
+    if windows_per_piece:
+        compute_client_metrics(mt.make_spec(custom), backend, mt.END)
+        backend.rows_per_statement = windows_per_piece * _enrolled(backend)
     tables = compute_client_metrics(mt.make_spec(custom), backend, mt.END)
     periods = {t.period for t in tables}
     assert periods == {"daily", "weekly", "overall", "preenrollment_weekly", "preenrollment_days28"}
@@ -59,3 +69,30 @@ def test_rerun_replaces_tables(world, tmp_path):
     assert backend.list_tables("client_windows_") == ["client_windows_mini_exp"]
     weekly = next(t for t in again if t.period == "weekly" and t.basis == "enrollments")
     assert len(backend.query(weekly.rows_query())) == weekly.rows > 0
+
+
+def _table(backend: DuckDBBackend) -> pd.DataFrame:
+    return backend.query("SELECT * FROM client_windows_mini_exp "
+                         "ORDER BY period, window_index, client_id")
+
+
+def test_a_daily_run_in_pieces_keeps_the_carried_rows(world, tmp_path):
+    """A daily run built in pieces reads the previous table's pre-enrollment rows (which it
+    does not compute) before replacing it: its table holds a full run's rows of every window
+    it lists, new and carried."""
+    _, path = world
+    spec, day = mt.make_spec(), dt.date(2024, 3, 12)
+    full = DuckDBBackend(path, tmp_path / "full.duckdb")
+    compute_client_metrics(spec, full, day)
+    daily = DuckDBBackend(path, tmp_path / "daily.duckdb")
+    before = compute_client_metrics(spec, daily, day - dt.timedelta(days=1))
+    daily.rows_per_statement = _enrolled(daily)  # one window per piece
+    tables = compute_client_metrics(spec, daily, day,
+                                    done={(t.window.period, t.window.number) for t in before})
+    assert any(t.carried for t in tables) and any(not t.carried for t in tables)
+    listed = {(t.window.period, t.window.number) for t in tables}
+    expected = _table(full)
+    expected = expected[[k in listed for k in zip(expected["period"], expected["window_index"])]]
+    got = _table(daily)
+    assert len(got) == sum(t.rows for t in tables if t.basis == "enrollments") > 0
+    pd.testing.assert_frame_equal(got, expected.reset_index(drop=True))

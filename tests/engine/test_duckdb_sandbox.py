@@ -108,6 +108,20 @@ def test_tables_are_replaced_atomically(backend):
         backend.drop_table("x; DROP TABLE y")
 
 
+def test_a_table_in_pieces_is_their_union_and_atomic(backend):
+    """Pieces may read the table they replace; a piece whose column is NULL does not type the
+    column (the union's type does); a failing piece leaves the old table and no scratch one."""
+    backend.write_table("t_pieces", pd.DataFrame({"x": [1.5, 2.5]}))
+    backend.materialize("t_pieces", "SELECT NULL AS x",
+                        more=["SELECT x * 2 AS x FROM t_pieces", "SELECT 0.25 AS x"])
+    assert sorted(backend.query("SELECT x FROM t_pieces")["x"].dropna()) == [0.25, 3.0, 5.0]
+    with pytest.raises(BackendError):
+        backend.materialize("t_pieces", "SELECT x FROM t_pieces",
+                            more=["SELECT CAST('nope' AS INT64) AS x FROM t_pieces"])
+    assert len(backend.query("SELECT x FROM t_pieces")) == 4
+    assert backend.list_tables("t_pieces") == ["t_pieces"]
+
+
 def test_dry_run_reports_binder_errors(backend):
     assert backend.dry_run("SELECT a FROM telemetry.events").ok
     bad = backend.dry_run("SELECT nope FROM telemetry.events")
