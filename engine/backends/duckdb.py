@@ -37,9 +37,9 @@ from engine.backends.duckdb_udfs import MACROS, rename_udfs
 
 WAREHOUSE = "warehouse"
 DEFAULT_TIMEOUT = 600.0  # seconds one statement may run before it is interrupted (dry runs, PRs)
-# Per-client rows one statement builds per GiB of DuckDB's memory limit: 18 pieces of 1.8M rows
-# (2 windows of 5M clients' world) fit a 2 GB limit; the one 32M-row statement failed at 3 GB.
-ROWS_PER_GIB = 1_000_000
+# Per-client rows one statement builds per GiB of DuckDB's memory limit (bench/engine_scale at
+# 5M clients: one window of 900k rows ran out of memory at 1 GB, two windows' 1.8M fit 2 GB).
+ROWS_PER_GIB = 600_000
 _UNITS = {"KiB": 2 ** -20, "MiB": 2 ** -10, "GiB": 1, "TiB": 2 ** 10}
 _HARDENING = (
     "SET enable_external_access = false",
@@ -102,7 +102,8 @@ class DuckDBBackend:
 
     def _memory_gib(self) -> float:
         """DuckDB's memory limit (as it reports it: "953.6 MiB", "18.8 GiB") in GiB."""
-        value, unit = self._con.execute("SELECT current_setting('memory_limit')").fetchone()[0].split()
+        setting = self._con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        value, unit = setting.split()
         return float(value) * _UNITS.get(unit, 2 ** -30)
 
     # -- statements -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ whose results are missing (a missed day); the others keep their results. Pre-enr
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
@@ -23,8 +24,8 @@ from engine.backends.base import Backend
 from engine.config.spec import AnalysisSpec
 from engine.plan.analysis_plan import client_windows_table, plan
 from engine.plan.windows import Window
-from engine.sql.metrics import window_rows
-from engine.sql.queries import client_windows_run, enrollments_run
+from engine.sql.metrics import EVERY_CLIENT, Clients, window_rows
+from engine.sql.queries import client_windows_run, enrollments_run, shard_boundaries
 
 Progress = Callable[[int, int, str], None]  # (done, total, table name)
 
@@ -60,15 +61,23 @@ def _counts(backend: Backend, table: str) -> dict[tuple[str, int], tuple[int, in
             zip(frame["period"], frame["window_index"], frame["n"], frame["exposed"])}
 
 
-def _per_piece(backend: Backend, enrollments: str, windows: int) -> int | None:
-    """Windows per statement of the per-client table: all of them, unless the backend bounds
-    the rows of a statement (each window has a row per enrolled unit)."""
+def _pieces(backend: Backend, enrollments: str, windows: int
+            ) -> tuple[int | None, tuple[Clients, ...]]:
+    """Windows per statement of the per-client table and the ranges of clients each is built
+    for: everything at once, unless the backend bounds the rows of a statement (each window
+    has a row per enrolled unit); then whole windows, or one window for a range of clients."""
     if backend.rows_per_statement is None:
-        return None
+        return None, (EVERY_CLIENT,)
+    budget = max(1, backend.rows_per_statement)
     frame = backend.query(exp.select(exp.func("COUNT", exp.Star()).as_("n"))
                           .from_(exp.to_table(enrollments)))
     enrolled = int(frame["n"].iloc[0])
-    return max(1, min(windows, backend.rows_per_statement // max(enrolled, 1)))
+    if enrolled <= budget:
+        return max(1, min(windows, budget // max(enrolled, 1))), (EVERY_CLIENT,)
+    ranges = math.ceil(enrolled / budget)
+    size = math.ceil(enrolled / ranges)  # equal ranges of at most `budget` clients
+    bounds = [str(b) for b in backend.query(shard_boundaries(enrollments, size))["client_id"]]
+    return 1, tuple(zip([None, *bounds], [*bounds, None]))
 
 
 def compute_client_metrics(
@@ -89,8 +98,9 @@ def compute_client_metrics(
     backend.materialize(enrollments.table, enrollments.query)
     if progress:
         progress(1, 3, enrollments.table)
-    windows = client_windows_run(analysis_plan, tasks, carried, windows_per_piece=_per_piece(
-        backend, enrollments.table, len({t.window for t in tasks})))
+    per_piece, shards = _pieces(backend, enrollments.table, len({t.window for t in tasks}))
+    windows = client_windows_run(analysis_plan, tasks, carried, windows_per_piece=per_piece,
+                                 shards=shards)
     backend.materialize(table, windows.pieces[0], cluster_by=windows.cluster_by,
                         more=windows.pieces[1:])
     if progress:

@@ -182,14 +182,29 @@ def _slots(scan: Scan) -> exp.Query:
     return segment if windows is None else exp.union(windows, segment, distinct=False)
 
 
+Clients = tuple[str | None, str | None]  # client ids from (inclusive) to (exclusive); None: open
+EVERY_CLIENT: Clients = (None, None)
+
+
 def client_windows_query(spec: AnalysisSpec, tasks: tuple[WindowTask, ...], timeline: Timeline,
-                         enrollments_table: str | None = None) -> exp.Query:
+                         enrollments_table: str | None = None,
+                         clients: Clients = EVERY_CLIENT) -> exp.Query:
     """One query for every window of `tasks` (both bases): a row per unit, period and window.
-    Enrollments come from `enrollments_table`, or inline when None (dry runs)."""
+    Enrollments come from `enrollments_table`, or inline when None (dry runs); only the
+    enrolled `clients` (every row is one client's, so a range of them is exact)."""
     if enrollments_table is None:
+        assert clients == EVERY_CLIENT, "a range of clients reads the enrollments table"
         enrollments: exp.Query = enrollments_query(spec.experiment, timeline)
     else:
         enrollments = exp.select("*").from_(exp.to_table(enrollments_table))
+        low, high = clients
+        if low is not None:
+            enrollments = enrollments.where(exp.column("client_id") >= literal(low), copy=False)
+        if high is not None:  # the first range also holds a NULL id (a custom query's)
+            below: exp.Expression = exp.column("client_id") < literal(high)
+            if low is None:
+                below = exp.or_(below, exp.column("client_id").is_(exp.null()))
+            enrollments = enrollments.where(below, copy=False)
     windows = tuple(sorted({t.window for t in tasks}))
     exposed = tuple(w for w in windows if not w.is_preenrollment)
     ctes: list[tuple[str, exp.Expression]] = [

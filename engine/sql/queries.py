@@ -2,6 +2,7 @@
 plan's bill (`engine.check.bill`) dry-runs - one list, so the estimate is of the real run."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -12,8 +13,9 @@ from engine.plan.analysis_plan import (
     client_windows_table,
     enrollments_table,
 )
+from engine.sql.dialect import literal
 from engine.sql.enrollments import enrollments_query
-from engine.sql.metrics import carried_rows, client_windows_query
+from engine.sql.metrics import EVERY_CLIENT, Clients, carried_rows, client_windows_query
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,11 @@ def enrollments_run(analysis_plan: AnalysisPlan) -> RunQuery:
 
 def client_windows_run(analysis_plan: AnalysisPlan, tasks: tuple[WindowTask, ...],
                        carried: tuple[WindowTask, ...] = (), inline_enrollments: bool = False,
-                       windows_per_piece: int | None = None) -> RunQuery:
+                       windows_per_piece: int | None = None,
+                       shards: Sequence[Clients] = (EVERY_CLIENT,)) -> RunQuery:
     """The per-client table of `tasks` (and the `carried` rows, read first), in pieces of at
-    most `windows_per_piece` windows (None: one), nearby days together so that each piece
-    scans only its windows' dates."""
+    most `windows_per_piece` windows (None: one) for each range of clients in `shards`; nearby
+    days together, so that each piece scans only its windows' dates."""
     assert tasks and analysis_plan.timeline is not None
     spec, timeline = analysis_plan.spec, analysis_plan.timeline
     slug = spec.experiment.slug
@@ -76,9 +79,23 @@ def client_windows_run(analysis_plan: AnalysisPlan, tasks: tuple[WindowTask, ...
     groups = [set(windows[i:i + size]) for i in range(0, len(windows), size)]
     enrollments = None if inline_enrollments else enrollments_table(slug)
     pieces = [client_windows_query(spec, tuple(t for t in tasks if t.window in group), timeline,
-                                   enrollments) for group in groups]
+                                   enrollments, clients)
+              for group in groups for clients in shards]
     if carried:
         periods = tuple(dict.fromkeys(t.window.period for t in carried))
         pieces.insert(0, carried_rows(spec, table, periods))
     what = _windows(tasks) + (f" (+ carried {_windows(carried)})" if carried else "")
     return RunQuery(table, tuple(pieces), what, ("period", "window_index"))
+
+
+def shard_boundaries(table: str, size: int) -> exp.Select:
+    """The client ids that split the enrollments `table` into ranges of `size` clients: every
+    size-th one in order (each the first of its range)."""
+    number = exp.Window(this=exp.RowNumber(),
+                        order=exp.Order(expressions=[exp.column("client_id")]))
+    ranked = exp.select(exp.column("client_id"), exp.alias_(number - 1, "_r")).from_(
+        exp.to_table(table))
+    return (exp.select("client_id").from_(ranked.subquery("ranked"))
+            .where(exp.and_(exp.column("_r") > 0,
+                            exp.Mod(this=exp.column("_r"), expression=literal(size)).eq(0)))
+            .order_by("client_id"))

@@ -32,16 +32,18 @@ def _enrolled(backend: DuckDBBackend) -> int:
     return int(backend.query("SELECT COUNT(*) AS n FROM enrollments_mini_exp")["n"].iloc[0])
 
 
-@pytest.mark.parametrize("windows_per_piece", [None, 1, 4], ids=["one-statement", "1", "4"])
+@pytest.mark.parametrize("rows_per_statement", [None, 1.0, 4.0, 0.3],
+                         ids=["one-statement", "1-window", "4-windows", "client-ranges"])
 @pytest.mark.parametrize("custom", [False, True], ids=["default", "custom-enrollment-exposure"])
-def test_every_window_matches_python_truth(world, custom, windows_per_piece, tmp_path):
-    """Whether the table is one statement or pieces of 1 or 4 windows (as a memory-bounded
-    backend builds it), every window holds the truth."""
+def test_every_window_matches_python_truth(world, custom, rows_per_statement, tmp_path):
+    """Whether the table is one statement or pieces (as a memory-bounded backend builds it:
+    1 or 4 windows, or one window for each range of a third of the clients), every window
+    holds the truth."""
     data, path = world
     backend = DuckDBBackend(path, tmp_path / "results.duckdb")
-    if windows_per_piece:
+    if rows_per_statement:  # in enrolled clients' rows
         compute_client_metrics(mt.make_spec(custom), backend, mt.END)
-        backend.rows_per_statement = windows_per_piece * _enrolled(backend)
+        backend.rows_per_statement = int(rows_per_statement * _enrolled(backend))
     tables = compute_client_metrics(mt.make_spec(custom), backend, mt.END)
     periods = {t.period for t in tables}
     assert periods == {"daily", "weekly", "overall", "preenrollment_weekly", "preenrollment_days28"}
