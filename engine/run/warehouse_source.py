@@ -12,6 +12,7 @@ Every result is small (bins x branches x requests, per window). An analysis give
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -102,24 +103,33 @@ class WarehouseSource:
                     answers[instance.position] = got[j]
 
     def _chunks(self, kind: str, asked: list[Asked]) -> list[list[Asked]]:
-        """The requests split by window into queries within both budgets."""
+        """The requests split by window into queries within both budgets; one window's
+        requests too, when they alone exceed them (each slice rescans its rows)."""
         by_key: dict[Any, list[Asked]] = {}
         for item in asked:
             by_key.setdefault(item[0], []).append(item)
         chunks: list[list[Asked]] = [[]]
         used, windows = 0.0, 0
         for key, items in by_key.items():
-            units = sum(_units(r) for _, _, r in items) / MAX_UNITS
-            if key in self.rows:
-                units = max(units, self.rows[key] / MAX_ROWS)
-                if kind in LONG_KINDS:
-                    units = max(units, len(items) * self.rows[key] / MAX_LONG_ROWS)
-            if chunks[-1] and (used + units > 1 or windows == MAX_PARTS):
-                chunks.append([])
-                used, windows = 0.0, 0
-            chunks[-1] += items
-            used, windows = used + units, windows + 1
+            slices = min(len(items), math.ceil(self._request_units(kind, key, items)))
+            for i in range(slices):
+                part = items[i * len(items) // slices:(i + 1) * len(items) // slices]
+                units = self._request_units(kind, key, part)
+                if key in self.rows:
+                    units = max(units, self.rows[key] / MAX_ROWS)
+                if chunks[-1] and (used + units > 1 or windows == MAX_PARTS):
+                    chunks.append([])
+                    used, windows = 0.0, 0
+                chunks[-1] += part
+                used, windows = used + units, windows + 1
         return chunks
+
+    def _request_units(self, kind: str, key: Any, items: list[Asked]) -> float:
+        """Share of a query's budgets that `items` (requests of one window) use."""
+        units = sum(_units(r) for _, _, r in items) / MAX_UNITS
+        if key in self.rows and kind in LONG_KINDS:
+            units = max(units, len(items) * self.rows[key] / MAX_LONG_ROWS)
+        return units
 
 
 def window_groups(rows: Sequence[int]) -> list[range]:

@@ -9,8 +9,10 @@ import pytest
 from sqlglot import exp
 
 from engine.backends.duckdb import DuckDBBackend
+from engine.run import warehouse_source
 from engine.run.warehouse_source import WarehouseSource
 from engine.sql.slots import Instance, PerPart, Slot, templates
+from engine.sql.summaries import kind_of
 from engine.statistics.drive import Tagged
 from engine.statistics.frame_source import FrameSource
 from engine.statistics.summaries import (
@@ -134,3 +136,19 @@ def test_one_query_per_kind_answers_every_window_as_its_own_rows(windows):
                 same(next(answers), expected)
             except AssertionError as err:
                 raise AssertionError(f"{key}: {request}: {err}") from err
+
+
+def test_one_windows_requests_are_sliced_when_they_alone_exceed_the_budget(windows, monkeypatch):
+    """With room for one request's long rows per query, every rank, cell and bin request is
+    its own query over its window: the answers do not change."""
+    backend, source, oracles = windows
+    monkeypatch.setattr(warehouse_source, "MAX_LONG_ROWS", 1)
+    asked = {key: _asked(key, k) for k, key in enumerate(("a", "b", "c"))}
+    batch = [Tagged(key, request) for key, requests in asked.items() for request in requests]
+    long = sum(kind_of(r) in warehouse_source.LONG_KINDS for rs in asked.values() for r in rs)
+    before = backend.queries
+    got = iter(source.evaluate(batch))
+    assert backend.queries - before == 1 + long  # the moments query, then one per request
+    for key, requests in asked.items():
+        for request, expected in zip(requests, oracles[key].evaluate(requests)):
+            same(next(got), expected)
