@@ -6,8 +6,9 @@ each kind the batch holds:
 
 * grouped: every Moments, GridCounts and Residuals request as aggregates of one
   `GROUP BY branch` (counts, sums, VAR_POP / COVAR_POP, COUNTIF per grid point, HC2 sums);
-* ranks: OrderStatistics, the rows at the asked ranks (ROW_NUMBER per branch, and over all
-  branches for the pooled windows) where a new value starts (ties come back once per run);
+* ranks: OrderStatistics, each run of equal values that meets an asked rank window, with the
+  first rank it holds there (rows counted per branch and value, then running counts; over all
+  branches for the pooled windows);
 * cells: ResampleCells (`engine.sql.cells`);
 * bins: LinearBins, the two neighbours' weights per grid point.
 
@@ -219,22 +220,13 @@ def _read_grouped(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
 
 # --- ranks: order statistics ------------------------------------------------------------
 
-def _ordered(func: exp.Expression, partition: list[exp.Expression]) -> exp.Window:
-    return exp.Window(this=func, partition_by=partition,
-                      order=exp.Order(expressions=[exp.Ordered(this=column("_c0"), nulls_first=True)]))
-
-
-def _row_number(partition: list[exp.Expression]) -> exp.Expression:
-    return exp.Sub(this=_ordered(exp.func("ROW_NUMBER"), partition), expression=integer(1))
-
-
-def _run_start(rank: str, previous: str) -> exp.Expression:
-    """In the wanted window [_lo, _hi] and its first rank or a new value: the rows `_runs`
-    keeps (a run of ties inside a window comes back as its first row only)."""
-    return exp.and_(
-        exp.Between(this=column(rank, "_o"), low=column("_lo", "_q"), high=column("_hi", "_q")),
-        exp.or_(column(rank, "_o").eq(column("_lo", "_q")),
-                exp.NEQ(this=column("_y", "_o"), expression=column(previous, "_o"))))
+def _running(count: exp.Expression) -> exp.Window:
+    """The running total of `count` in value order: the rank just past each value's run
+    (one row per distinct value, so every row is its own frame end)."""
+    return exp.Window(this=exp.Sum(this=count), partition_by=[column(PART), column("_i")],
+                      order=exp.Order(expressions=[exp.Ordered(this=column("_y"), nulls_first=True)]),
+                      spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING",
+                                          end="CURRENT ROW"))
 
 
 def _rank_windows(r: OrderStatistics) -> dict[int | None, tuple]:
@@ -242,16 +234,36 @@ def _rank_windows(r: OrderStatistics) -> dict[int | None, tuple]:
     return r.windows.by_part if isinstance(r.windows, PerPart) else {None: r.windows}
 
 
-def _wanted(items: list[Item], every_part: list[int]) -> list[tuple]:
-    """(part, request number, branch or None for a pooled window, first, last) of every
-    nonempty rank window."""
+def _wanted(items: list[Item], every_part: list[int], value_of: list[int]) -> list[tuple]:
+    """(part, value number, request number, branch or None for a pooled window, first, last)
+    of every nonempty rank window."""
     rows = []
     for k, (_, r) in enumerate(items):
         for part, spans in _rank_windows(r).items():
-            rows += [(n, k, b, max(first, 0), last) for b, first, last in spans
+            rows += [(n, value_of[k], k, b, max(first, 0), last) for b, first, last in spans
                      if last >= max(first, 0)
                      for n in (every_part if part is None else (part,))]
     return rows
+
+
+def _distinct_values(values: Values, items: list[Item], parts: Parts | None
+                     ) -> tuple[list[exp.Expression], list[int], Parts | None]:
+    """The requests' value expressions once each (deciles and densities rank the same
+    column), each request's number among them, and the parts each is asked of."""
+    number: dict[str, int] = {}
+    unique: list[exp.Expression] = []
+    asked: list[set[int] | None] = []
+    value_of = []
+    for k, (_, r) in enumerate(items):
+        y = values.filtered(r.rows, r.y)
+        n = number.setdefault(y.sql(), len(unique))
+        if n == len(unique):
+            unique.append(y)
+            asked.append(set())
+        mine = parts[k] if parts else None
+        asked[n] = None if asked[n] is None or mine is None else asked[n] | set(mine)
+        value_of.append(n)
+    return unique, value_of, asked if parts else None
 
 
 def _constant(value: int | str | None) -> exp.Expression:
@@ -262,38 +274,62 @@ def _constant(value: int | str | None) -> exp.Expression:
 
 def _ranks_query(rows: Rows, items: list[Item], booleans: Collection[str],
                  parts: Parts | None) -> exp.Query:
-    """Ranked rows joined to the wanted windows, a small table of constants (a window per
-    decile and branch: the SQL holds no condition per window, and each row meets only its
-    own request's windows)."""
+    """The requests' distinct values, each counted per branch and over all rows, in one
+    sort per value column and part (a metric of a few dozen levels sorts a few dozen rows,
+    not every client's); running counts give each run of ties its ranks; the runs that meet
+    a wanted window (a small table of constants, a window per decile and branch: the SQL
+    holds no condition per window) come back with the first rank they hold in it."""
     values = Values(booleans)
-    long = values.long(rows, [[values.filtered(r.rows, r.y)] for _, r in items], parts)
+    unique, value_of, asked = _distinct_values(values, items, parts)
+    long = values.long(rows, [[y] for y in unique], asked)
     every_part = [0] if isinstance(rows, exp.Query) else [p.number for p in rows]
-    windows = _wanted(items, every_part)
-    pooled = any(b is None for _, _, b, _, _ in windows)  # else no pooled ranks (one sort less)
-    by_branch, by_request = [column(PART), column("_i"), column("branch")], [column(PART), column("_i")]
-    ranks = [column(PART), column("_i"), column("branch"), column("_c0").as_("_y", copy=False),
-             _row_number(by_branch).as_("_rb", copy=False),
-             _ordered(exp.func("LAG", column("_c0")), by_branch).as_("_yb", copy=False)]
-    if pooled:
-        ranks += [_row_number(by_request).as_("_rp", copy=False),
-                  _ordered(exp.func("LAG", column("_c0")), by_request).as_("_yp", copy=False)]
-    else:
-        ranks.append(exp.alias_(exp.null(), "_rp"))
-    ranked = exp.select(*ranks).from_(long.subquery("_w", copy=False), copy=False).subquery(
+    windows = _wanted(items, every_part, value_of)
+    branches = sorted({b for *_, b, _, _ in windows if b is not None})
+    # counts as FLOAT64 (exact below 2^53): DuckDB's running SUM of a BIGINT accumulates a
+    # HUGEINT, 3x slower than of a DOUBLE
+    counts = [*(_count_if(column("branch").eq(literal(b))) for b in branches),
+              exp.Count(this=exp.Star())]
+    names = [*(f"_k{j}" for j in range(len(branches))), "_kp"]
+    counted = (exp.select(column(PART), column("_i"), column("_c0").as_("_y", copy=False),
+                          *(exp.cast(c, exp.DataType.build("FLOAT64", dialect="bigquery")).as_(
+                              name, copy=False) for c, name in zip(counts, names)))
+               .from_(long.subquery("_w", copy=False), copy=False)
+               .group_by(column(PART), column("_i"), column("_c0"), copy=False))
+    ranked = exp.select(exp.Star(), *(_running(column(k)).as_(f"_e{k[2:]}", copy=False)
+                                      for k in names)
+                        ).from_(counted.subquery("_g", copy=False), copy=False).subquery(
         "_o", copy=False)
-    out = [column(name, "_o") for name in (PART, "_i", "branch", "_y", "_rb", "_rp")]
+    out = [column(PART, "_q"), column("_i", "_q"), column("branch", "_q"), column("_y", "_o")]
     if not windows:
-        return exp.select(*out).from_(ranked, copy=False).where(exp.false(), copy=False)
-    table = exp.values([tuple(_constant(v) for v in row) for row in windows], alias="_q",
-                       columns=[PART, "_i", "branch", "_lo", "_hi"])
-    which = exp.and_(column("branch", "_o").eq(column("branch", "_q")), _run_start("_rb", "_yb"))
-    if pooled:
-        which = exp.or_(exp.and_(exp.Is(this=column("branch", "_q"), expression=exp.null()),
-                                 _run_start("_rp", "_yp")), which)
+        return (exp.select(column(PART, "_o"), column("_i", "_o"), _constant(None).as_("branch"),
+                           column("_y", "_o"), column("_kp", "_o").as_("_at", copy=False))
+                .from_(ranked, copy=False).where(exp.false(), copy=False))
+    which = {b: j for j, b in enumerate(branches)}
+    table = _windows_table([(*w[:4], which.get(w[3], -1), *w[4:]) for w in windows])
+
+    def of_window(prefix: str) -> exp.Expression:  # the window's branch's count or total
+        if not branches:
+            return column(f"{prefix}p", "_o")
+        return exp.Case(this=column("_b", "_q"), ifs=[
+            exp.If(this=integer(j), true=column(f"{prefix}{j}", "_o")) for j in range(len(branches))],
+            default=column(f"{prefix}p", "_o"))
+
+    k, end = of_window("_k"), of_window("_e")
+    start = exp.Paren(this=exp.Sub(this=end.copy(), expression=k.copy()))
     on = exp.and_(column(PART, "_o").eq(column(PART, "_q")),
-                  column("_i", "_o").eq(column("_i", "_q")), which)
-    return (exp.select(*out).distinct().from_(ranked, copy=False)
+                  column("_i", "_o").eq(column("_v", "_q")),
+                  exp.GT(this=k, expression=integer(0)),
+                  exp.LTE(this=start.copy(), expression=column("_hi", "_q")),
+                  exp.GT(this=end, expression=column("_lo", "_q")))
+    first = exp.func("GREATEST", start, column("_lo", "_q"))
+    return (exp.select(*out, first.as_("_at", copy=False)).distinct().from_(ranked, copy=False)
             .join(table, on=on, join_type="INNER", copy=False))
+
+
+def _windows_table(rows: list[tuple]) -> exp.Expression:
+    """(part, value number, request number, branch, branch number or -1 pooled, first, last)."""
+    return exp.values([tuple(_constant(v) for v in row) for row in rows], alias="_q",
+                      columns=[PART, "_v", "_i", "branch", "_b", "_lo", "_hi"])
 
 
 def _runs(ranks: np.ndarray, values: np.ndarray) -> Runs:
@@ -307,17 +343,11 @@ def _read_ranks(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
     out: dict[int, Any] = {}
     for k, i, r in _asked(query):
         rows = frame[frame["_i"] == k]
-        windows: dict[Any, list[tuple[int, int]]] = {}
-        for b, first, last in r.windows:
-            windows.setdefault(b, []).append((first, last))
         answer = {}
-        for b, spans in windows.items():
-            mine = rows if b is None else rows[rows["branch"] == b]
-            at = mine["_rp" if b is None else "_rb"].to_numpy(dtype=np.int64)
-            keep = np.zeros(len(at), dtype=bool)
-            for first, last in spans:
-                keep |= (at >= first) & (at <= last)
-            answer[b] = _runs(at[keep], mine["_y"].to_numpy(dtype=np.float64)[keep])
+        for b in dict.fromkeys(b for b, _, _ in r.windows):
+            mine = rows[rows["branch"].isna()] if b is None else rows[rows["branch"] == b]
+            answer[b] = _runs(mine["_at"].to_numpy(dtype=np.int64),
+                              mine["_y"].to_numpy(dtype=np.float64))
         out[i] = answer
     return out
 

@@ -235,6 +235,22 @@ def test_order_statistics(sources, source):
     assert any(len(answer["control"].values) for answer in got)
 
 
+def test_order_statistics_sharing_a_column(sources):
+    """Deciles and a density rank the same values with different windows (and a pooled
+    threshold the same column): the query sorts each distinct column once, and every request
+    still gets exactly its own runs."""
+    column = Column("visits", (Step(DROP_NULL),))
+    requests = [OrderStatistics(RowSet("all"), column, (("control", 0, 1500), ("treatment", 5, 9))),
+                OrderStatistics(RowSet("all"), column, (("control", 30, 31), ("control", 35, 90))),
+                OrderStatistics(RowSet("all"), column, ((None, 2990, 3010),)),
+                OrderStatistics(RowSet("seg1"), column, (("control", 0, 40),))]
+    got = check(sources["big"], requests)
+    assert len(got[0]["control"].values) > 1 and len(got[2][None].values)
+    [query] = summary_queries(_relation(), requests, {"flag", "seg1", "seg2"})
+    cases = [c for c in query.tree.find_all(exp.Case) if c.this and c.this.name == "_i"]
+    assert [len(c.args["ifs"]) for c in cases] == [2]  # two distinct (rows, column) values
+
+
 @pytest.mark.parametrize("source", SOURCES)
 def test_grid_counts_and_linear_bins(sources, source):
     grid = (-math.inf, -1.0, 0.0, 0.1, 1.0, 2.0, 3.5, 9.999, 10.0, 12.25, 1e300, math.inf)
