@@ -32,6 +32,7 @@ value with probability -> 1 and the difference is exactly 0: nothing is falsely 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import numpy as np
@@ -81,12 +82,21 @@ def rank_windows(n: int) -> list[tuple[int, int]]:
     return [(lo - 1, hi) for lo, hi in (_reach(n, q) for q in DECILES)]
 
 
+@functools.lru_cache(maxsize=1024)
+def _replicate_cdf(n: int, q: float) -> tuple[int, np.ndarray]:
+    """(lo, P(replicate rank <= k) for k = lo..hi): one per branch size and decile, shared by
+    every metric, segment and window whose branch has n values (most of an analysis')."""
+    lo, hi = _reach(n, q)
+    k = np.arange(lo, hi + 1)  # 1-based counts of the smallest values
+    cdf = 1.0 - special.betainc(k, n - k, q)  # k < n
+    cdf.flags.writeable = False
+    return lo, cdf
+
+
 def replicate_ranks(n: int, q: float, u: np.ndarray) -> np.ndarray:
     """0-based ranks of Bayesian-bootstrap replicates of the q-quantile of n sorted values,
     one per uniform in `u`."""
-    lo, hi = _reach(n, q)
-    k = np.arange(lo, hi + 1)  # 1-based counts of the smallest values
-    cdf = 1.0 - special.betainc(k, n - k, q)  # P(replicate rank <= k), k < n
+    lo, cdf = _replicate_cdf(n, q)
     ranks = lo + np.searchsorted(cdf, u, side="left")  # 1-based; hi + 1 past the window
     return np.minimum(ranks, n) - 1
 
