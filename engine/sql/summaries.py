@@ -6,9 +6,7 @@ each kind the batch holds:
 
 * grouped: every Moments, GridCounts and Residuals request as aggregates of one
   `GROUP BY branch` (counts, sums, VAR_POP / COVAR_POP, COUNTIF per grid point, HC2 sums);
-* ranks: OrderStatistics, each run of equal values that meets an asked rank window, with the
-  first rank it holds there (rows counted per branch and value, then running counts; over all
-  branches for the pooled windows);
+* ranks: OrderStatistics (`engine.sql.ranks`);
 * cells: ResampleCells (`engine.sql.cells`);
 * bins: LinearBins, the two neighbours' weights per grid point.
 
@@ -30,9 +28,10 @@ import numpy as np
 import pandas as pd
 from sqlglot import exp
 
-from engine.sql import cells
+from engine.sql import cells, ranks
 from engine.sql.dialect import column, literal
-from engine.sql.slots import PART, PerPart
+from engine.sql.ranks import count_if
+from engine.sql.slots import PART
 from engine.sql.treatments import Rows, Values, integer, number, parenthesized, per_request
 from engine.statistics.summaries import (
     BranchMoments,
@@ -44,7 +43,6 @@ from engine.statistics.summaries import (
     ResampleCells,
     Residual,
     Residuals,
-    Runs,
 )
 
 GROUPED, RANKS, CELLS, BINS = "grouped", "ranks", "cells", "bins"
@@ -97,20 +95,16 @@ def _asked(query: SummaryQuery) -> list[tuple[int, int, Request]]:
 
 # --- grouped: moments, grid counts, residual sums ---------------------------------------
 
-def _count_if(condition: exp.Expression) -> exp.Expression:
-    return exp.CountIf(this=condition)
-
-
 def _moments(values: Values, i: int, r: Moments) -> list[exp.Expression]:
     y = values.filtered(r.rows, r.y)
-    out = [_count_if(values.keep(r.rows)).as_(f"_{i}_rows", copy=False),
+    out = [count_if(values.keep(r.rows)).as_(f"_{i}_rows", copy=False),
            exp.Count(this=y.copy()).as_(f"_{i}_n", copy=False),
            exp.Sum(this=y.copy()).as_(f"_{i}_sum", copy=False),
            exp.VariancePop(this=y.copy()).as_(f"_{i}_var", copy=False),
-           _count_if(exp.NEQ(this=y.copy(), expression=number(0.0))).as_(f"_{i}_nz", copy=False),
+           count_if(exp.NEQ(this=y.copy(), expression=number(0.0))).as_(f"_{i}_nz", copy=False),
            exp.Min(this=y.copy()).as_(f"_{i}_min", copy=False),
            exp.Max(this=y.copy()).as_(f"_{i}_max", copy=False),
-           _count_if(exp.NEQ(this=y.copy(), expression=exp.Round(this=y.copy())))
+           count_if(exp.NEQ(this=y.copy(), expression=exp.Round(this=y.copy())))
            .as_(f"_{i}_frac", copy=False)]
     if r.distinct:
         out.append(exp.Count(this=exp.Distinct(expressions=[y.copy()])).as_(f"_{i}_dist", copy=False))
@@ -128,7 +122,7 @@ def _grid(values: Values, i: int, r: GridCounts) -> list[exp.Expression]:
         return []
     y = values.filtered(r.rows, r.y)
     counts = [exp.Count(this=y.copy()) if math.isnan(g)  # NaN sorts after every value
-              else _count_if(exp.LTE(this=y.copy(), expression=number(g))) for g in r.grid]
+              else count_if(exp.LTE(this=y.copy(), expression=number(g))) for g in r.grid]
     return [exp.Array(expressions=counts).as_(f"_{i}_grid", copy=False)]
 
 
@@ -218,140 +212,6 @@ def _read_grouped(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
     return out
 
 
-# --- ranks: order statistics ------------------------------------------------------------
-
-def _running(count: exp.Expression) -> exp.Window:
-    """The running total of `count` in value order: the rank just past each value's run
-    (one row per distinct value, so every row is its own frame end)."""
-    return exp.Window(this=exp.Sum(this=count), partition_by=[column(PART), column("_i")],
-                      order=exp.Order(expressions=[exp.Ordered(this=column("_y"), nulls_first=True)]),
-                      spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING",
-                                          end="CURRENT ROW"))
-
-
-def _rank_windows(r: OrderStatistics) -> dict[int | None, tuple]:
-    """The request's rank windows per part (None: the same in every part)."""
-    return r.windows.by_part if isinstance(r.windows, PerPart) else {None: r.windows}
-
-
-def _wanted(items: list[Item], every_part: list[int], value_of: list[int]) -> list[tuple]:
-    """(part, value number, request number, branch or None for a pooled window, first, last)
-    of every nonempty rank window."""
-    rows = []
-    for k, (_, r) in enumerate(items):
-        for part, spans in _rank_windows(r).items():
-            rows += [(n, value_of[k], k, b, max(first, 0), last) for b, first, last in spans
-                     if last >= max(first, 0)
-                     for n in (every_part if part is None else (part,))]
-    return rows
-
-
-def _distinct_values(values: Values, items: list[Item], parts: Parts | None
-                     ) -> tuple[list[exp.Expression], list[int], Parts | None]:
-    """The requests' value expressions once each (deciles and densities rank the same
-    column), each request's number among them, and the parts each is asked of."""
-    number: dict[str, int] = {}
-    unique: list[exp.Expression] = []
-    asked: list[set[int] | None] = []
-    value_of = []
-    for k, (_, r) in enumerate(items):
-        y = values.filtered(r.rows, r.y)
-        n = number.setdefault(y.sql(), len(unique))
-        if n == len(unique):
-            unique.append(y)
-            asked.append(set())
-        mine = parts[k] if parts else None
-        asked[n] = None if asked[n] is None or mine is None else asked[n] | set(mine)
-        value_of.append(n)
-    return unique, value_of, asked if parts else None
-
-
-def _constant(value: int | str | None) -> exp.Expression:
-    if value is None:
-        return exp.cast(exp.null(), exp.DataType.build("STRING", dialect="bigquery"))
-    return literal(value) if isinstance(value, str) else integer(value)
-
-
-def _ranks_query(rows: Rows, items: list[Item], booleans: Collection[str],
-                 parts: Parts | None) -> exp.Query:
-    """The requests' distinct values, each counted per branch and over all rows, in one
-    sort per value column and part (a metric of a few dozen levels sorts a few dozen rows,
-    not every client's); running counts give each run of ties its ranks; the runs that meet
-    a wanted window (a small table of constants, a window per decile and branch: the SQL
-    holds no condition per window) come back with the first rank they hold in it."""
-    values = Values(booleans)
-    unique, value_of, asked = _distinct_values(values, items, parts)
-    long = values.long(rows, [[y] for y in unique], asked)
-    every_part = [0] if isinstance(rows, exp.Query) else [p.number for p in rows]
-    windows = _wanted(items, every_part, value_of)
-    branches = sorted({b for *_, b, _, _ in windows if b is not None})
-    # counts as FLOAT64 (exact below 2^53): DuckDB's running SUM of a BIGINT accumulates a
-    # HUGEINT, 3x slower than of a DOUBLE
-    counts = [*(_count_if(column("branch").eq(literal(b))) for b in branches),
-              exp.Count(this=exp.Star())]
-    names = [*(f"_k{j}" for j in range(len(branches))), "_kp"]
-    counted = (exp.select(column(PART), column("_i"), column("_c0").as_("_y", copy=False),
-                          *(exp.cast(c, exp.DataType.build("FLOAT64", dialect="bigquery")).as_(
-                              name, copy=False) for c, name in zip(counts, names)))
-               .from_(long.subquery("_w", copy=False), copy=False)
-               .group_by(column(PART), column("_i"), column("_c0"), copy=False))
-    ranked = exp.select(exp.Star(), *(_running(column(k)).as_(f"_e{k[2:]}", copy=False)
-                                      for k in names)
-                        ).from_(counted.subquery("_g", copy=False), copy=False).subquery(
-        "_o", copy=False)
-    out = [column(PART, "_q"), column("_i", "_q"), column("branch", "_q"), column("_y", "_o")]
-    if not windows:
-        return (exp.select(column(PART, "_o"), column("_i", "_o"), _constant(None).as_("branch"),
-                           column("_y", "_o"), column("_kp", "_o").as_("_at", copy=False))
-                .from_(ranked, copy=False).where(exp.false(), copy=False))
-    which = {b: j for j, b in enumerate(branches)}
-    table = _windows_table([(*w[:4], which.get(w[3], -1), *w[4:]) for w in windows])
-
-    def of_window(prefix: str) -> exp.Expression:  # the window's branch's count or total
-        if not branches:
-            return column(f"{prefix}p", "_o")
-        return exp.Case(this=column("_b", "_q"), ifs=[
-            exp.If(this=integer(j), true=column(f"{prefix}{j}", "_o")) for j in range(len(branches))],
-            default=column(f"{prefix}p", "_o"))
-
-    k, end = of_window("_k"), of_window("_e")
-    start = exp.Paren(this=exp.Sub(this=end.copy(), expression=k.copy()))
-    on = exp.and_(column(PART, "_o").eq(column(PART, "_q")),
-                  column("_i", "_o").eq(column("_v", "_q")),
-                  exp.GT(this=k, expression=integer(0)),
-                  exp.LTE(this=start.copy(), expression=column("_hi", "_q")),
-                  exp.GT(this=end, expression=column("_lo", "_q")))
-    first = exp.func("GREATEST", start, column("_lo", "_q"))
-    return (exp.select(*out, first.as_("_at", copy=False)).distinct().from_(ranked, copy=False)
-            .join(table, on=on, join_type="INNER", copy=False))
-
-
-def _windows_table(rows: list[tuple]) -> exp.Expression:
-    """(part, value number, request number, branch, branch number or -1 pooled, first, last)."""
-    return exp.values([tuple(_constant(v) for v in row) for row in rows], alias="_q",
-                      columns=[PART, "_v", "_i", "branch", "_b", "_lo", "_hi"])
-
-
-def _runs(ranks: np.ndarray, values: np.ndarray) -> Runs:
-    order = np.argsort(ranks, kind="stable")
-    at, v = ranks[order].astype(np.int64), values[order].astype(np.float64)
-    start = np.concatenate(([True], v[1:] != v[:-1])) if len(at) else np.zeros(0, dtype=bool)
-    return Runs(v[start], at[start])
-
-
-def _read_ranks(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
-    out: dict[int, Any] = {}
-    for k, i, r in _asked(query):
-        rows = frame[frame["_i"] == k]
-        answer = {}
-        for b in dict.fromkeys(b for b, _, _ in r.windows):
-            mine = rows[rows["branch"].isna()] if b is None else rows[rows["branch"] == b]
-            answer[b] = _runs(mine["_at"].to_numpy(dtype=np.int64),
-                              mine["_y"].to_numpy(dtype=np.float64))
-        out[i] = answer
-    return out
-
-
 # --- bins: linear binning ---------------------------------------------------------------
 
 def _bins_query(rows: Rows, items: list[Item], booleans: Collection[str],
@@ -397,6 +257,6 @@ def _read_bins(query: SummaryQuery, frame: pd.DataFrame) -> dict[int, Any]:
 
 
 _BUILDERS: dict[str, Callable[[Rows, list[Item], Collection[str], Parts | None], exp.Query]] = {
-    GROUPED: _grouped_query, RANKS: _ranks_query, CELLS: cells.cells_query, BINS: _bins_query}
+    GROUPED: _grouped_query, RANKS: ranks.ranks_query, CELLS: cells.cells_query, BINS: _bins_query}
 _READERS: dict[str, Callable[[SummaryQuery, pd.DataFrame], dict[int, Any]]] = {
-    GROUPED: _read_grouped, RANKS: _read_ranks, CELLS: cells.read_cells, BINS: _read_bins}
+    GROUPED: _read_grouped, RANKS: ranks.read_ranks, CELLS: cells.read_cells, BINS: _read_bins}
