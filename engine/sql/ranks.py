@@ -21,11 +21,7 @@ from engine.sql.treatments import Rows, Values, integer
 from engine.statistics.summaries import OrderStatistics, Request, Runs
 
 Item = tuple[int, Request]  # (position in the batch, request)
-Parts = Sequence[Collection[int] | None]
-
-
-def count_if(condition: exp.Expression) -> exp.Expression:
-    return exp.CountIf(this=condition)
+Parts = Sequence[Collection[int] | None]  # per request of a batch: the parts it is asked of
 
 
 def _running(count: exp.Expression) -> exp.Window:
@@ -95,7 +91,7 @@ def ranks_query(rows: Rows, items: list[Item], booleans: Collection[str],
     branches = sorted({b for *_, b, _, _ in windows if b is not None})
     # counts as FLOAT64 (exact below 2^53): DuckDB's running SUM of a BIGINT accumulates a
     # HUGEINT, 3x slower than of a DOUBLE
-    counts = [*(count_if(column("branch").eq(literal(b))) for b in branches),
+    counts = [*(exp.CountIf(this=column("branch").eq(literal(b))) for b in branches),
               exp.Count(this=exp.Star())]
     names = [*(f"_k{j}" for j in range(len(branches))), "_kp"]
     counted = (exp.select(column(PART), column("_i"), column("_c0").as_("_y", copy=False),

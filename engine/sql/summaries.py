@@ -30,7 +30,7 @@ from sqlglot import exp
 
 from engine.sql import cells, ranks
 from engine.sql.dialect import column, literal
-from engine.sql.ranks import count_if
+from engine.sql.ranks import Item, Parts
 from engine.sql.slots import PART
 from engine.sql.treatments import Rows, Values, integer, number, parenthesized, per_request
 from engine.statistics.summaries import (
@@ -48,10 +48,6 @@ from engine.statistics.summaries import (
 GROUPED, RANKS, CELLS, BINS = "grouped", "ranks", "cells", "bins"
 _KINDS = {Moments: GROUPED, GridCounts: GROUPED, Residuals: GROUPED,
           OrderStatistics: RANKS, ResampleCells: CELLS, LinearBins: BINS}
-
-
-Item = tuple[int, Request]  # (position in the batch, request)
-Parts = Sequence[Collection[int] | None]  # per request of a batch: the parts it is asked of
 
 
 @dataclass(frozen=True)
@@ -95,16 +91,20 @@ def _asked(query: SummaryQuery) -> list[tuple[int, int, Request]]:
 
 # --- grouped: moments, grid counts, residual sums ---------------------------------------
 
+def _count_if(condition: exp.Expression) -> exp.Expression:
+    return exp.CountIf(this=condition)
+
+
 def _moments(values: Values, i: int, r: Moments) -> list[exp.Expression]:
     y = values.filtered(r.rows, r.y)
-    out = [count_if(values.keep(r.rows)).as_(f"_{i}_rows", copy=False),
+    out = [_count_if(values.keep(r.rows)).as_(f"_{i}_rows", copy=False),
            exp.Count(this=y.copy()).as_(f"_{i}_n", copy=False),
            exp.Sum(this=y.copy()).as_(f"_{i}_sum", copy=False),
            exp.VariancePop(this=y.copy()).as_(f"_{i}_var", copy=False),
-           count_if(exp.NEQ(this=y.copy(), expression=number(0.0))).as_(f"_{i}_nz", copy=False),
+           _count_if(exp.NEQ(this=y.copy(), expression=number(0.0))).as_(f"_{i}_nz", copy=False),
            exp.Min(this=y.copy()).as_(f"_{i}_min", copy=False),
            exp.Max(this=y.copy()).as_(f"_{i}_max", copy=False),
-           count_if(exp.NEQ(this=y.copy(), expression=exp.Round(this=y.copy())))
+           _count_if(exp.NEQ(this=y.copy(), expression=exp.Round(this=y.copy())))
            .as_(f"_{i}_frac", copy=False)]
     if r.distinct:
         out.append(exp.Count(this=exp.Distinct(expressions=[y.copy()])).as_(f"_{i}_dist", copy=False))
@@ -122,7 +122,7 @@ def _grid(values: Values, i: int, r: GridCounts) -> list[exp.Expression]:
         return []
     y = values.filtered(r.rows, r.y)
     counts = [exp.Count(this=y.copy()) if math.isnan(g)  # NaN sorts after every value
-              else count_if(exp.LTE(this=y.copy(), expression=number(g))) for g in r.grid]
+              else _count_if(exp.LTE(this=y.copy(), expression=number(g))) for g in r.grid]
     return [exp.Array(expressions=counts).as_(f"_{i}_grid", copy=False)]
 
 
