@@ -26,6 +26,11 @@ def client_windows_table(slug: str) -> str:
     return f"client_windows_{table_slug(slug)}"
 
 
+def client_covariates_table(slug: str) -> str:
+    """The pre-enrollment covariates of an experiment's last run: a row per unit."""
+    return f"client_covariates_{table_slug(slug)}"
+
+
 @dataclass(frozen=True)
 class WindowTask:
     """One window and basis to compute, with the metrics it needs."""

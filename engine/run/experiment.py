@@ -23,7 +23,7 @@ from sqlglot import exp
 
 from engine.backends.base import Backend
 from engine.config.spec import PERIODS, AnalysisSpec, ExperimentSpec, Metric
-from engine.plan.analysis_plan import enrollments_table
+from engine.plan.analysis_plan import client_covariates_table, enrollments_table
 from engine.results.export import Sink, export_errors, export_experiment
 from engine.results.metadata import (
     ErrorRecord,
@@ -41,7 +41,7 @@ from engine.run.statistics import (
     window_statistics,
 )
 from engine.run.warehouse_source import WarehouseSource, window_groups
-from engine.sql.metrics import window_relation
+from engine.sql.metrics import covariate_rows, window_relation
 from engine.statistics.drive import SourceBroken, in_process
 from engine.statistics.records import StatisticRecord
 from engine.statistics.resample import replicates
@@ -132,27 +132,34 @@ class _Run:
 
     def _inputs(self, tables: list[ClientMetricsTable]
                 ) -> list[tuple[WindowInput, exp.Query]]:
-        """Every new window table with its rows' relation; pre-enrollment tables (enrollments
-        basis) are joined in as the covariates of every window that asks for them."""
+        """Every new window table with its rows' relation. The covariates every window asks
+        for (pre-enrollment values, enrollments basis) are first gathered into one table, a
+        row per unit, which each window's relation joins once."""
         experiment = self.spec.experiment
         branches = tuple(b.slug for b in experiment.branches)
         pre = {t.period: t for t in tables
                if t.window.is_preenrollment and t.basis == "enrollments"}
+        new = [(table, _table_metrics(self.spec, table)) for table in tables if not table.carried]
+        joined = {id(table): [(covariate_column(metric, period), pre[period].window, metric)
+                              for metric, period in sorted(covariates_wanted(metrics))
+                              if period in pre and metric in pre[period].metrics]
+                  for table, metrics in new}
+        self.covariate_metrics = {alias: metric for wanted in joined.values()
+                                  for alias, _, metric in wanted}
+        covariates = client_covariates_table(self.slug)
+        if self.covariate_metrics:
+            self.backend.materialize(covariates, covariate_rows(
+                new[0][0].table, sorted({c for wanted in joined.values() for c in wanted},
+                                        key=lambda c: c[0])))
         inputs = []
-        for table in tables:
-            if table.carried:
-                continue
-            metrics = _table_metrics(self.spec, table)
-            joined = [(covariate_column(metric, period), pre[period].window, metric)
-                      for metric, period in sorted(covariates_wanted(metrics))
-                      if period in pre and metric in pre[period].metrics]
-            relation = window_relation(table.table, table.window, table.basis, joined)
-            columns = frozenset((*table.metrics, *table.segments, *(a for a, _, _ in joined)))
-            self.covariate_metrics.update((alias, metric) for alias, _, metric in joined)
+        for table, metrics in new:
+            aliases = [alias for alias, _, _ in joined[id(table)]]
+            relation = window_relation(table.table, table.window, table.basis, aliases, covariates)
             inputs.append((WindowInput(
                 self.slug, self.date.isoformat(), table.period, table.window.number,
                 table.window.length, table.basis, metrics, table.segments,
-                experiment.reference_branch or branches[0], branches, columns, table.rows),
+                experiment.reference_branch or branches[0], branches,
+                frozenset((*table.metrics, *table.segments, *aliases)), table.rows),
                 relation))
         return inputs
 
@@ -163,12 +170,12 @@ class _Run:
         local = in_process if executor is None else partial(_in_pool, executor)
         windows: dict[tuple[str, int], list[StatisticRecord]] = {
             (t.period, t.window.number): [] for t in tables if not t.carried}
-        inputs = self._inputs(tables)
-        if not inputs:
-            return windows
-        groups = window_groups([item.rows for item, _ in inputs])
         results = []
         try:
+            inputs = self._inputs(tables)
+            if not inputs:
+                return windows
+            groups = window_groups([item.rows for item, _ in inputs])
             booleans = boolean_columns(self.backend, tables[0].table, self.covariate_metrics)
             for done, group in enumerate(groups):
                 self.progress(0.6 + 0.3 * done / len(groups),

@@ -40,7 +40,7 @@ MAX_UNITS = 10_000
 # bounds the working set of one query (DuckDB sorts it in memory or spills it).
 MAX_LONG_ROWS = 20_000_000
 LONG_KINDS = (RANKS, CELLS, BINS)
-# Windows, and their client rows, per combined query: each part's scan and covariate joins
+# Windows, and their client rows, per combined query: each part's scan and covariate join
 # hold buffers while the query runs (DuckDB at a 1 GB limit ran out of memory with 36 parts
 # of 36k rows and with 8 of 180k, not with 8 of 36k).
 MAX_PARTS = 8

@@ -262,25 +262,36 @@ def window_rows(table: str, win: Window, basis: str) -> exp.Select:
             .order_by(exp.column("client_id")))
 
 
-def window_relation(table: str, win: Window, basis: str,
-                    covariates: Iterable[tuple[str, Window, str]] = ()) -> exp.Select:
-    """One window's rows (unordered: summaries need no order) with pre-enrollment covariates
-    joined once by unit: each (alias, pre-enrollment window, metric) adds column `alias`, the
-    metric's value in that window (enrollments basis), NULL for a unit without one."""
+def covariate_rows(table: str, covariates: Iterable[tuple[str, Window, str]]) -> exp.Select:
+    """One row per unit with its pre-enrollment covariates as columns: each (alias, pre-enrollment
+    window, metric) gives column `alias`, the metric's value in that window. Built once per run,
+    so every window's summaries join one narrow table instead of rescanning the per-client
+    table once per covariate (a third of a summary query's time at 1M clients)."""
+    def at(win: Window) -> exp.Expression:
+        return exp.and_(exp.column("period").eq(literal(win.period)),
+                        exp.column("window_index").eq(literal(win.number)))
+
+    wanted = list(covariates)
+    windows = {(pre.period, pre.number): pre for _, pre, _ in wanted}
+    values = [exp.alias_(exp.AnyValue(this=exp.Case().when(at(pre), exp.column(metric))),
+                         alias, quoted=True) for alias, pre, metric in wanted]
+    return (exp.select(exp.column("client_id"), *values).from_(exp.to_table(table))
+            .where(exp.or_(*(at(w) for w in windows.values())))
+            .group_by(exp.column("client_id")))
+
+
+def window_relation(table: str, win: Window, basis: str, covariates: Iterable[str] = (),
+                    covariate_table: str = "") -> exp.Select:
+    """One window's rows (unordered: summaries need no order) with the named columns of
+    `covariate_table` (`covariate_rows`) joined by unit, NULL for a unit without them."""
     rows = window_rows(table, win, basis)
     rows.set("order", None)
     joined = list(covariates)
     if not joined:
         return rows
-    tree = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("r"))).from_(
-        rows.subquery("r"))
-    for i, (alias, pre, metric) in enumerate(joined):
-        name = f"c{i}"
-        pick = (exp.select(exp.column("client_id"), exp.column(metric))
-                .from_(exp.to_table(table))
-                .where(exp.and_(exp.column("period").eq(literal(pre.period)),
-                                exp.column("window_index").eq(literal(pre.number)))))
-        tree = tree.join(pick.subquery(name), on=exp.column("client_id", table=name).eq(
-            exp.column("client_id", table="r")), join_type="LEFT")
-        tree = tree.select(exp.column(metric, table=name).as_(alias))
-    return tree
+    return (exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("r")),
+                       *(exp.column(exp.to_identifier(a, quoted=True), table="cv")
+                         for a in joined))
+            .from_(rows.subquery("r"))
+            .join(exp.to_table(covariate_table).as_("cv"), join_type="LEFT",
+                  on=exp.column("client_id", table="cv").eq(exp.column("client_id", table="r"))))

@@ -7,6 +7,7 @@ import pytest
 
 from engine.backends.duckdb import DuckDBBackend
 from engine.run.client_metrics import compute_client_metrics
+from engine.sql.metrics import covariate_rows, window_relation
 
 COLUMNS = ["branch", "enrollment_date", "num_enrollment_events", "exposure_date",
            "num_exposure_events", "us_users", "active_hours", "days_of_use", "max_uri"]
@@ -98,3 +99,26 @@ def test_a_daily_run_in_pieces_keeps_the_carried_rows(world, tmp_path):
     got = _table(daily)
     assert len(got) == sum(t.rows for t in tables if t.basis == "enrollments") > 0
     pd.testing.assert_frame_equal(got, expected.reset_index(drop=True))
+
+
+def test_covariates_join_each_window_to_its_units_pre_enrollment_values(world, tmp_path):
+    """The covariate table (a row per unit) joined to a window gives each of its units the
+    pre-enrollment values of that same unit, from both pre-enrollment periods."""
+    data, path = world
+    backend = DuckDBBackend(path, tmp_path / "results.duckdb")
+    tables = compute_client_metrics(mt.make_spec(), backend, mt.END)
+    pre = {t.period: t.window for t in tables if t.window.is_preenrollment}
+    wanted = [(f"{metric}__{period}", pre[period], metric)
+              for period in ("preenrollment_weekly", "preenrollment_days28")
+              for metric in ("active_hours", "days_of_use")]
+    backend.materialize("covariates", covariate_rows(tables[0].table, wanted))
+    weekly = next(t for t in tables if t.period == "weekly" and t.basis == "exposures")
+    frame = backend.query(window_relation(weekly.table, weekly.window, weekly.basis,
+                                          [alias for alias, _, _ in wanted], "covariates"))
+    truth = {p: mt.truth_table(data, w, "enrollments", False) for p, w in pre.items()}
+    assert len(frame) == weekly.rows > 0
+    for row in frame.to_dict("records"):
+        for alias, win, metric in wanted:
+            expected = truth[win.period].get(row["client_id"], {}).get(metric)
+            assert _as_python(row[alias]) == expected, (row["client_id"], alias)
+    assert frame[wanted[0][0]].notna().sum() > len(frame) / 2  # most units have one
