@@ -93,6 +93,9 @@ class Backend(Protocol):
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         """Create or replace table `name` with `frame`, atomically."""
 
+    def reader(self) -> Backend:
+        """A backend for `query` from another thread while this one runs queries too."""
+
     def table_exists(self, name: str) -> bool: ...
 
     def list_tables(self, prefix: str = "") -> list[str]: ...

@@ -90,6 +90,10 @@ class BigQueryBackend:
     def close(self) -> None:
         self.client.close()
 
+    def reader(self) -> BigQueryBackend:
+        """This backend: the client runs jobs from several threads at once."""
+        return self
+
     def _table_id(self, name: str) -> str:
         return ".".join((self.project, self.dataset, check_table_name(name)))
 

@@ -16,6 +16,7 @@ both are set before the configuration is locked.
 """
 from __future__ import annotations
 
+import copy
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -76,6 +77,7 @@ class DuckDBBackend:
                  optimizer: bool = True):
         self.timeout = timeout
         self._con = duckdb.connect(str(results))
+        self._optimizer = optimizer
         if not optimizer:  # dry runs: the optimizer folds constants (evaluates them) while planning
             self._con.execute("PRAGMA disable_optimizer")
         if threads:
@@ -99,6 +101,20 @@ class DuckDBBackend:
 
     def close(self) -> None:
         self._con.close()
+
+    def reader(self) -> DuckDBBackend:
+        """A backend on the same database with a connection of its own, for queries from
+        another thread: one DuckDB connection runs one statement at a time, two run at once.
+        Settings, the attached telemetry and the hardening are the database's; the UDF macros
+        are per connection, so they are made again. A dry-run backend has none: its optimizer
+        is off per connection, and a new one could not turn it off once locked."""
+        if not self._optimizer:
+            raise ValueError("a dry-run backend (optimizer off) has no reader")
+        other = copy.copy(self)
+        other._con = self._con.cursor()
+        for macro in MACROS.values():
+            other._con.execute(macro)
+        return other
 
     def _memory_gib(self) -> float:
         """DuckDB's memory limit (as it reports it: "953.6 MiB", "18.8 GiB") in GiB."""

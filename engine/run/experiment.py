@@ -11,9 +11,10 @@ recorded as `ErrorRecord`s (and exported) instead of propagating.
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import time
 from collections.abc import Callable
-from concurrent.futures import BrokenExecutor, Executor
+from concurrent.futures import BrokenExecutor, Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -108,6 +109,11 @@ def _table_metrics(spec: AnalysisSpec, table: ClientMetricsTable) -> tuple[Metri
                  or (m.select_expression is None and table.basis in m.analysis_bases))
 
 
+# Window groups whose statistics run at once, each on a connection of its own: one group's
+# Python (records, replicate draws) runs while the warehouse answers another's queries (1M
+# clients on 2 cores: the whole analyse 135 s with one, 118 s with two).
+GROUPS_IN_FLIGHT = 2
+
 class _Run:
     """The state of one experiment's analysis; `analyse_experiment` is its only user."""
 
@@ -170,23 +176,40 @@ class _Run:
         local = in_process if executor is None else partial(_in_pool, executor)
         windows: dict[tuple[str, int], list[StatisticRecord]] = {
             (t.period, t.window.number): [] for t in tables if not t.carried}
-        results = []
         try:
             inputs = self._inputs(tables)
             if not inputs:
                 return windows
             groups = window_groups([item.rows for item, _ in inputs])
             booleans = boolean_columns(self.backend, tables[0].table, self.covariate_metrics)
-            for done, group in enumerate(groups):
+            others = [self.backend.reader() for _ in range(min(len(groups), GROUPS_IN_FLIGHT) - 1)]
+            readers: queue.SimpleQueue[Backend] = queue.SimpleQueue()
+            for backend in (self.backend, *others):
+                readers.put(backend)
+
+            def group_statistics(done: int, group: range) -> list:
                 self.progress(0.6 + 0.3 * done / len(groups),
                               f"statistics of window tables {group.start + 1}-{group.stop} "
                               f"of {len(inputs)}")
                 items = [inputs[i][0] for i in group]  # keyed by position in the group
-                source = WarehouseSource(
-                    self.backend, {j: inputs[i][1] for j, i in enumerate(group)}, booleans,
-                    {j: item.rows for j, item in enumerate(items)},
-                    {j: item.columns for j, item in enumerate(items)})
-                results += window_statistics(items, source.evaluate, local)
+                backend = readers.get()  # a connection of its own while the group runs
+                try:
+                    source = WarehouseSource(
+                        backend, {j: inputs[i][1] for j, i in enumerate(group)}, booleans,
+                        {j: item.rows for j, item in enumerate(items)},
+                        {j: item.columns for j, item in enumerate(items)})
+                    return window_statistics(items, source.evaluate, local)
+                finally:
+                    readers.put(backend)
+
+            try:
+                with ThreadPoolExecutor(max_workers=readers.qsize()) as pool:
+                    results = [r for done in pool.map(group_statistics, range(len(groups)),
+                                                      groups) for r in done]
+            finally:
+                for backend in others:
+                    if backend is not self.backend:
+                        backend.close()
         except Exception as error:  # noqa: BLE001 - e.g. a worker process died
             self.error("statistics", error)
             return None

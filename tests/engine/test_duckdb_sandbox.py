@@ -1,4 +1,7 @@
 """The hardened DuckDB backend refuses or interrupts hostile statements, each asserted."""
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import duckdb
 import pandas as pd
 import pytest
@@ -128,3 +131,42 @@ def test_dry_run_reports_binder_errors(backend):
     assert not bad.ok and bad.findings[0].code == "sql-binder"
     missing = backend.dry_run("SELECT 1 FROM telemetry.nope")
     assert missing.findings[0].code == "sql-unknown-name"
+
+
+def test_a_reader_is_as_locked_down_and_runs_beside_the_backend(backend):
+    """A reader (another thread's connection to the same database) refuses the same hostile
+    statements, has the UDF macros and the timeout, sees our tables, and its query runs while
+    the backend's own does: the backend's runaway query is interrupted, the reader's is not."""
+    reader = backend.reader()
+    try:
+        for name, sql in hostile(backend.root).items():
+            with pytest.raises(BackendError):
+                reader.query(sql)
+        assert not (backend.root / "out.csv").exists()
+        sql = ("SELECT mozfun.map.get_key([STRUCT('k' AS key, 5 AS value)], 'k') AS v, a "
+               "FROM `moz-fx-data-shared-prod.telemetry.events`")
+        assert reader.query(sql).to_dict("records") == [{"v": 5, "a": 1}]
+        backend.write_table("t_reader", pd.DataFrame({"x": [7]}))
+        assert reader.query("SELECT x FROM t_reader")["x"].tolist() == [7]
+        endless = ("SELECT COUNT(*) FROM UNNEST(GENERATE_ARRAY(1, 100000)) AS a "
+                   "CROSS JOIN UNNEST(GENERATE_ARRAY(1, 100000)) AS b")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            running = pool.submit(backend.query, endless)
+            time.sleep(0.2)  # the endless query is running
+            assert reader.query("SELECT 41 + 1 AS x")["x"][0] == 42
+            assert not running.done()  # the reader's query was not queued behind it
+            with pytest.raises(BackendError) as err:
+                running.result()
+        assert err.value.finding.code == "sql-timeout"
+    finally:
+        reader.close()
+    assert backend.query("SELECT x FROM t_reader")["x"].tolist() == [7]
+    backend.drop_table("t_reader")
+
+
+def test_a_dry_run_backend_has_no_reader(tmp_path):
+    """Its optimizer (which would evaluate constants while planning) is off per connection."""
+    dry = DuckDBBackend(None, tmp_path / "r.duckdb", optimizer=False)
+    with pytest.raises(ValueError, match="dry-run"):
+        dry.reader()
+    dry.close()
