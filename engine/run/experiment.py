@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Executor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -114,6 +115,23 @@ def _table_metrics(spec: AnalysisSpec, table: ClientMetricsTable) -> tuple[Metri
 # clients on 2 cores: the whole analyse 135 s with one, 118 s with two).
 GROUPS_IN_FLIGHT = 2
 
+
+@contextmanager
+def _readers(backend: Backend, count: int) -> Iterator[queue.SimpleQueue[Backend]]:
+    """`backend` and `count - 1` readers of it, to take one each while querying; the readers
+    are closed afterwards (a backend that is its own reader is not)."""
+    others = [backend.reader() for _ in range(count - 1)]
+    readers: queue.SimpleQueue[Backend] = queue.SimpleQueue()
+    for each in (backend, *others):
+        readers.put(each)
+    try:
+        yield readers
+    finally:
+        for other in others:
+            if other is not backend:
+                other.close()
+
+
 class _Run:
     """The state of one experiment's analysis; `analyse_experiment` is its only user."""
 
@@ -145,21 +163,22 @@ class _Run:
         branches = tuple(b.slug for b in experiment.branches)
         pre = {t.period: t for t in tables
                if t.window.is_preenrollment and t.basis == "enrollments"}
-        new = [(table, _table_metrics(self.spec, table)) for table in tables if not table.carried]
-        joined = {id(table): [(covariate_column(metric, period), pre[period].window, metric)
-                              for metric, period in sorted(covariates_wanted(metrics))
-                              if period in pre and metric in pre[period].metrics]
-                  for table, metrics in new}
-        self.covariate_metrics = {alias: metric for wanted in joined.values()
-                                  for alias, _, metric in wanted}
+        new = []
+        for table in tables:
+            if not table.carried:
+                metrics = _table_metrics(self.spec, table)
+                new.append((table, metrics, [
+                    (covariate_column(metric, period), pre[period].window, metric)
+                    for metric, period in sorted(covariates_wanted(metrics))
+                    if period in pre and metric in pre[period].metrics]))
+        wanted = sorted({c for _, _, joined in new for c in joined}, key=lambda c: c[0])
+        self.covariate_metrics = {alias: metric for alias, _, metric in wanted}
         covariates = client_covariates_table(self.slug)
-        if self.covariate_metrics:
-            self.backend.materialize(covariates, covariate_rows(
-                new[0][0].table, sorted({c for wanted in joined.values() for c in wanted},
-                                        key=lambda c: c[0])))
+        if wanted:
+            self.backend.materialize(covariates, covariate_rows(new[0][0].table, wanted))
         inputs = []
-        for table, metrics in new:
-            aliases = [alias for alias, _, _ in joined[id(table)]]
+        for table, metrics, joined in new:
+            aliases = [alias for alias, _, _ in joined]
             relation = window_relation(table.table, table.window, table.basis, aliases, covariates)
             inputs.append((WindowInput(
                 self.slug, self.date.isoformat(), table.period, table.window.number,
@@ -182,34 +201,26 @@ class _Run:
                 return windows
             groups = window_groups([item.rows for item, _ in inputs])
             booleans = boolean_columns(self.backend, tables[0].table, self.covariate_metrics)
-            others = [self.backend.reader() for _ in range(min(len(groups), GROUPS_IN_FLIGHT) - 1)]
-            readers: queue.SimpleQueue[Backend] = queue.SimpleQueue()
-            for backend in (self.backend, *others):
-                readers.put(backend)
+            with _readers(self.backend, min(len(groups), GROUPS_IN_FLIGHT)) as readers:
 
-            def group_statistics(done: int, group: range) -> list:
-                self.progress(0.6 + 0.3 * done / len(groups),
-                              f"statistics of window tables {group.start + 1}-{group.stop} "
-                              f"of {len(inputs)}")
-                items = [inputs[i][0] for i in group]  # keyed by position in the group
-                backend = readers.get()  # a connection of its own while the group runs
-                try:
-                    source = WarehouseSource(
-                        backend, {j: inputs[i][1] for j, i in enumerate(group)}, booleans,
-                        {j: item.rows for j, item in enumerate(items)},
-                        {j: item.columns for j, item in enumerate(items)})
-                    return window_statistics(items, source.evaluate, local)
-                finally:
-                    readers.put(backend)
+                def group_statistics(done: int, group: range) -> list:
+                    self.progress(0.6 + 0.3 * done / len(groups),
+                                  f"statistics of window tables {group.start + 1}-{group.stop} "
+                                  f"of {len(inputs)}")
+                    items = [inputs[i][0] for i in group]  # keyed by position in the group
+                    backend = readers.get()  # a connection of its own while the group runs
+                    try:
+                        source = WarehouseSource(
+                            backend, {j: inputs[i][1] for j, i in enumerate(group)}, booleans,
+                            {j: item.rows for j, item in enumerate(items)},
+                            {j: item.columns for j, item in enumerate(items)})
+                        return window_statistics(items, source.evaluate, local)
+                    finally:
+                        readers.put(backend)
 
-            try:
                 with ThreadPoolExecutor(max_workers=readers.qsize()) as pool:
                     results = [r for done in pool.map(group_statistics, range(len(groups)),
                                                       groups) for r in done]
-            finally:
-                for backend in others:
-                    if backend is not self.backend:
-                        backend.close()
         except Exception as error:  # noqa: BLE001 - e.g. a worker process died
             self.error("statistics", error)
             return None
